@@ -1,0 +1,49 @@
+"""Crash-safe file writes: write a temporary file beside the target, fsync it, rename it over the target.
+
+A reader sees either the old file or the new one, never half of one, because rename within a folder is atomic on
+POSIX file systems.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` to fill a temporary file, then move it over ``target`` durably."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(target: str | Path, data: bytes) -> None:
+    write_atomic(target, lambda tmp: tmp.write_bytes(data))
+
+
+def write_json_atomic(target: str | Path, obj: Any) -> None:
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    write_bytes_atomic(target, text.encode("utf-8"))
