@@ -1,0 +1,116 @@
+"""The encoder: a ResNet trunk and a small MLP head whose output is an L2-normalised embedding.
+
+Unit-length output makes the inner product a cosine similarity, which is what the gallery searches by, and gives
+triplet margins a fixed scale (squared L2 distance between unit vectors lies in [0, 4]).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lookalike.errors import LookalikeError
+from lookalike.models.backbones import STAGES, backbone_spec, build_backbone, freeze_before
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """Everything needed to rebuild the encoder's architecture and feed it images the way it was trained."""
+
+    backbone: str = "resnet18"
+    image_size: int = 128
+    # Hidden widths then the embedding width, as in the seed recipe: features -> 512 -> 256 -> 256.
+    head: tuple[int, ...] = (512, 256, 256)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    # The first trainable stage; earlier stages stay frozen. None trains everything.
+    trainable_from: str | None = None
+
+    def __post_init__(self) -> None:
+        backbone_spec(self.backbone)  # raises for an unknown name
+        if not 16 <= self.image_size <= 1024:
+            raise LookalikeError(f"image size must be between 16 and 1024 pixels, got {self.image_size}")
+        if not self.head or any(int(width) < 1 for width in self.head):
+            raise LookalikeError(f"head widths must be positive integers, got {self.head}")
+        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
+            raise LookalikeError("mean and std need three values each, std positive")
+        if self.trainable_from is not None and self.trainable_from not in STAGES:
+            raise LookalikeError(f"unknown stage {self.trainable_from!r}; choose one of {', '.join(STAGES)}")
+        object.__setattr__(self, "head", tuple(int(width) for width in self.head))
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.head[-1]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["head"] = list(self.head)
+        data["mean"] = list(self.mean)
+        data["std"] = list(self.std)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> EncoderConfig:
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise LookalikeError(f"unknown encoder settings: {', '.join(sorted(unknown))}")
+        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+
+    def digest(self) -> str:
+        """A hash of the architecture settings, stable across runs and machines."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _mlp_head(in_features: int, widths: tuple[int, ...]) -> nn.Sequential:
+    """Dense layers with ReLU and batch norm between them; the last layer is linear."""
+    layers: list[nn.Module] = []
+    for width in widths[:-1]:
+        layers += [nn.Linear(in_features, width), nn.ReLU(inplace=True), nn.BatchNorm1d(width)]
+        in_features = width
+    layers.append(nn.Linear(in_features, widths[-1]))
+    return nn.Sequential(*layers)
+
+
+class Encoder(nn.Module):
+    """Image batch (normalised float, N x 3 x H x W) -> unit-length embeddings (N x embedding_dim)."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        # How the weights came to be (random init, ImageNet, a file, a training run); saved beside the config.
+        self.origin: dict = {}
+        self.backbone = build_backbone(config.backbone)
+        self.head = _mlp_head(backbone_spec(config.backbone).feature_dim, config.head)
+        self._frozen = freeze_before(self.backbone, config.trainable_from)
+        self.register_buffer("_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+
+    def train(self, mode: bool = True) -> Encoder:
+        """Frozen stages stay in eval mode, so their batch-norm statistics stay as they were loaded."""
+        super().train(mode)
+        for module in self._frozen:
+            module.eval()
+        return self
+
+    def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
+        """uint8 RGB (N x 3 x H x W) -> the float input the backbone expects."""
+        return (pixels.to(self._mean.dtype) / 255.0 - self._mean) / self._std
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Backbone features before the head (what a linear probe or projection head may use)."""
+        return self.backbone(images)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.head(self.features(images)).float(), dim=1)

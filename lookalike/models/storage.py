@@ -1,0 +1,133 @@
+"""Creating, saving and loading encoders. A model is a folder: model.safetensors + config.json, never a pickle.
+
+config.json records the architecture, how the weights came to be, the library version, a hash of the architecture
+settings and a hash of the weights file. Together the two hashes give the model id, which a gallery records so that
+vectors from different models are never mixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from lookalike import __version__
+from lookalike.atomic import write_bytes_atomic, write_json_atomic
+from lookalike.errors import LookalikeError
+from lookalike.models.backbones import imagenet_state_dict, load_backbone_weights, local_state_dict
+from lookalike.models.encoder import Encoder, EncoderConfig
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+FORMAT_VERSION = 1
+_PREFIX = "encoder."  # room for more modules (pair head, projection) in the same file later
+
+
+def create_encoder(config: EncoderConfig, *, weights: str | Path | None = None, seed: int = 0) -> Encoder:
+    """A new encoder. `weights`: None (random init from `seed`), "imagenet" (torchvision's), or a safetensors file
+    holding a ResNet state dict for the backbone. The head always starts from `seed`."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        encoder = Encoder(config)
+    if weights is None:
+        encoder.origin = {"init": "random", "seed": seed}
+    elif str(weights) == "imagenet":
+        load_backbone_weights(encoder.backbone, imagenet_state_dict(config.backbone), f"ImageNet {config.backbone}")
+        encoder.origin = {"init": "imagenet", "seed": seed}
+    else:
+        load_backbone_weights(encoder.backbone, local_state_dict(weights), str(weights))
+        encoder.origin = {"init": f"file:{Path(weights).name}", "seed": seed}
+    return encoder.eval()
+
+
+def _weights_bytes(encoder: Encoder) -> bytes:
+    state = {_PREFIX + key: value.detach().cpu().contiguous() for key, value in encoder.state_dict().items()}
+    return save_safetensors(state)
+
+
+def _model_id(config_hash: str, weights_sha256: str) -> str:
+    return hashlib.sha256(f"{config_hash}:{weights_sha256}".encode()).hexdigest()[:16]
+
+
+def model_id(encoder: Encoder) -> str:
+    """The id of the encoder as it is now: changes whenever its architecture or any weight changes."""
+    return _model_id(encoder.config.digest(), hashlib.sha256(_weights_bytes(encoder)).hexdigest())
+
+
+def save_model(encoder: Encoder, folder: str | Path) -> str:
+    """Write the encoder to `folder` atomically (weights first, then the config that vouches for them).
+    Returns the model id."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise LookalikeError(f"cannot save a model to {folder}: it is a file, not a folder")
+    data = _weights_bytes(encoder)
+    config_hash = encoder.config.digest()
+    weights_sha256 = hashlib.sha256(data).hexdigest()
+    write_bytes_atomic(folder / WEIGHTS_FILE, data)
+    write_json_atomic(
+        folder / CONFIG_FILE,
+        {
+            "format": FORMAT_VERSION,
+            "library": "lookalike",
+            "library_version": __version__,
+            "architecture": encoder.config.to_dict(),
+            "embedding_dim": encoder.config.embedding_dim,
+            "origin": encoder.origin,
+            "config_hash": config_hash,
+            "weights_sha256": weights_sha256,
+            "model_id": _model_id(config_hash, weights_sha256),
+        },
+    )
+    return _model_id(config_hash, weights_sha256)
+
+
+def _read_config(folder: Path) -> dict:
+    path = folder / CONFIG_FILE
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise LookalikeError(f"{folder}: not a lookalike model folder (no {CONFIG_FILE})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise LookalikeError(f"{path}: unreadable model config ({err})") from None
+    if not isinstance(meta, dict) or meta.get("library") != "lookalike":
+        raise LookalikeError(f"{path}: not a lookalike model config")
+    if meta.get("format") != FORMAT_VERSION:
+        raise LookalikeError(f"{path}: model format {meta.get('format')!r} is not supported (expected {FORMAT_VERSION})")
+    return meta
+
+
+def load_model(folder: str | Path) -> Encoder:
+    """Load and verify a model folder: the config must match its hash and the weights file must match the config."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LookalikeError(f"model folder not found: {folder}")
+    meta = _read_config(folder)
+    try:
+        config = EncoderConfig.from_dict(meta["architecture"])
+    except (KeyError, TypeError) as err:
+        raise LookalikeError(f"{folder / CONFIG_FILE}: malformed architecture ({err})") from None
+    if config.digest() != meta.get("config_hash"):
+        raise LookalikeError(f"{folder / CONFIG_FILE}: the architecture does not match its recorded hash (edited?)")
+    try:
+        data = (folder / WEIGHTS_FILE).read_bytes()
+    except OSError as err:
+        raise LookalikeError(f"{folder / WEIGHTS_FILE}: cannot read weights ({err.strerror or err})") from None
+    if hashlib.sha256(data).hexdigest() != meta.get("weights_sha256"):
+        raise LookalikeError(f"{folder / WEIGHTS_FILE}: the weights do not match {CONFIG_FILE} (corrupted or replaced)")
+    try:
+        tensors = load_safetensors(data)
+    except SafetensorError as err:
+        raise LookalikeError(f"{folder / WEIGHTS_FILE}: unreadable weights ({err})") from None
+    encoder = Encoder(config)
+    state = {key[len(_PREFIX) :]: value for key, value in tensors.items() if key.startswith(_PREFIX)}
+    try:
+        encoder.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise LookalikeError(f"{folder}: weights do not fit the recorded architecture ({err})") from None
+    encoder.origin = meta.get("origin", {})
+    return encoder.eval()
