@@ -1,0 +1,147 @@
+"""Decoding any image file Pillow can read into the one form the rest of lookalike uses: (H, W, 3) uint8 RGB.
+
+Files come from anywhere (scraped folders, uploads), so every way a file can be unusable becomes a `BadImage` with a
+reason a person can act on, and an image's size is checked from its header before any pixel is decoded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import struct
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from lookalike.errors import LookalikeError
+
+MAX_PIXELS = 89_478_485
+"""Pillow's default decompression-bomb limit (a quarter GiB of RGB pixels), well beyond any camera's photos."""
+
+_WIDE_GREY_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I"})
+"""Greyscale modes Pillow uses for 16-bit PNG, TIFF and PGM files; its own conversion to 8 bits clips them."""
+
+_DECODER_FAILURES = (OSError, SyntaxError, ValueError, TypeError, IndexError, KeyError, EOFError, ZeroDivisionError,
+                     struct.error, Warning)
+"""What Pillow's format plugins raise on malformed input; which one depends on the format and where the damage is.
+Warnings are included for programs that run with warnings as errors (``-W error``)."""
+
+_WHITE = (255, 255, 255, 255)
+
+
+class BadImage(LookalikeError):
+    """A file that cannot be used as an image; ``reason`` says why in a few words."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        super().__init__(path, reason)  # both in args, so the error survives pickling out of a worker process
+        self.path = Path(path)
+        self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def read_image_file(path: str | Path) -> bytes:
+    """A file's bytes, with file-system failures turned into `BadImage` like every other way a file can be unusable."""
+    path = Path(path)
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as error:
+        raise BadImage(path, "file not found") from error
+    except PermissionError as error:
+        raise BadImage(path, "permission denied") from error
+    except IsADirectoryError as error:
+        raise BadImage(path, "is a folder, not a file") from error
+    except OSError as error:
+        raise BadImage(path, f"unreadable: {error.strerror or error}") from error
+
+
+def decode_rgb(
+    source: str | Path | bytes,
+    size: int | None = None,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    name: str | None = None,
+) -> np.ndarray:
+    """Decode a file, or the bytes of one, to a C-contiguous (H, W, 3) uint8 RGB array.
+
+    EXIF orientation is applied, alpha is laid over white, 16-bit greyscale is rescaled, and an animation gives its
+    first frame. With ``size``, the shorter side is scaled to ``size`` and the centre cropped to a square; JPEGs are
+    then decoded at a reduced scale that is still at least ``size``, which is much faster for large photos.
+    ``name`` labels ``bytes`` input in errors. Images over ``max_pixels`` are refused from their header; Pillow's own
+    hard limit (twice ``PIL.Image.MAX_IMAGE_PIXELS``) applies as well. Raises `BadImage` for any unusable input.
+    """
+    if size is not None and size < 1:
+        raise ValueError(f"size must be >= 1, got {size}")
+    if isinstance(source, bytes):
+        data, label = source, name or "<bytes>"
+    else:
+        data, label = read_image_file(source), name or source
+    if not data:
+        raise BadImage(label, "empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                limit = f"exceeds the {max_pixels}-pixel limit"
+                raise BadImage(label, f"decompression bomb: {width}x{height} pixels {limit}")
+            if size is not None:
+                image.draft("RGB", (size, size))  # a no-op for every format but JPEG
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+            rgb = _to_rgb(image)
+    except UnidentifiedImageError as error:
+        raise BadImage(label, "not an image") from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise BadImage(label, f"decompression bomb: {error}") from error
+    except _DECODER_FAILURES as error:
+        raise BadImage(label, _describe(error)) from error
+    if size is not None:
+        rgb = _resize_and_centre_crop(rgb, size)
+    return np.array(rgb)
+
+
+def _describe(error: Exception) -> str:
+    message = str(error).lower()
+    if isinstance(error, EOFError) or "truncated" in message or "eof" in message:
+        return "truncated file"
+    return f"cannot decode: {str(error) or type(error).__name__}"
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in _WIDE_GREY_MODES:
+        grey = np.rint(np.clip(np.asarray(image), 0, 65535) / 257).astype(np.uint8)
+        return Image.fromarray(grey).convert("RGB")
+    if image.mode == "F":
+        return Image.fromarray(_stretch_to_bytes(np.asarray(image))).convert("RGB")
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        return Image.alpha_composite(Image.new("RGBA", rgba.size, _WHITE), rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def _stretch_to_bytes(values: np.ndarray) -> np.ndarray:
+    """Floating-point images have no standard range (0..1, 0..255, physical units), so map each one's own range."""
+    finite = np.where(np.isfinite(values), values, 0.0)
+    low, high = float(finite.min()), float(finite.max())
+    if high == low:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return np.rint((finite - low) * (255 / (high - low))).astype(np.uint8)
+
+
+def _resize_and_centre_crop(image: Image.Image, size: int) -> Image.Image:
+    """Scale the central square straight to size x size: one resampling step, antialiased when shrinking."""
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) / 2, (height - side) / 2
+    return image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in chunks so that large files need little memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
