@@ -1,0 +1,7 @@
+"""Galleries of image embeddings: store them once, search them by cosine similarity."""
+
+from lookalike.gallery.embedded import INDEX_KINDS, Gallery
+from lookalike.gallery.protocol import GalleryStore
+from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
+
+__all__ = ["INDEX_KINDS", "Gallery", "GalleryInfo", "GalleryStore", "Hit", "ImageRecord", "StoredImage"]

@@ -1,0 +1,161 @@
+"""``gallery.sqlite``: one row per stored vector, and the generation of the index file that matches the rows.
+
+The row id is the vector's FAISS id. ``AUTOINCREMENT`` makes SQLite never hand out an id twice, so a reader still
+searching an older index file can miss a removed image but never mistake it for a newer one filed under its id.
+
+Journal mode: WAL from a writer's first change until it closes, so readers (a web server) keep reading while it
+works; rollback journal at rest. A read-only connection never writes, but in WAL mode SQLite must create ``-wal`` and
+``-shm`` files beside the database; at rest there are none, so opening the gallery read-only leaves the folder exactly
+as it was, and works on read-only media too. Opening for writing and closing without a change leaves it as it was too.
+
+Not thread-safe on its own: the gallery holds one lock around every use.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lookalike.gallery.records import ImageRecord, StoredImage
+
+CATALOG_NAME = "gallery.sqlite"
+
+_SCHEMA = """
+CREATE TABLE images (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    label TEXT,
+    identity TEXT
+);
+CREATE TABLE state (key TEXT PRIMARY KEY, value NOT NULL);
+INSERT INTO state (key, value) VALUES ('generation', 0);
+"""
+
+_COLUMNS = "id, path, size, mtime_ns, sha256, label, identity"
+
+
+def _stored(row: tuple) -> StoredImage:
+    id_, path, size, mtime_ns, sha256, label, identity = row
+    return StoredImage(path, size, mtime_ns, sha256, label, identity, id=id_)
+
+
+def _json_list(values: Iterable[object]) -> str:
+    """One SQL parameter carrying many values, read back with ``json_each``: no limit on how many."""
+    return json.dumps(list(values))
+
+
+class Catalog:
+    """An open connection to ``gallery.sqlite``; transactions are explicit, begun and ended by the gallery."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        self._switched_to_wal = False
+
+    @classmethod
+    def create(cls, path: Path) -> None:
+        """Write an empty catalog whose index generation is 0."""
+        catalog = cls._connect(path, mode="rwc")
+        try:
+            catalog._db.executescript(f"BEGIN; {_SCHEMA} COMMIT;")
+        finally:
+            catalog.close()
+
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool) -> Catalog:
+        """Open an existing catalog; raises ``sqlite3.Error`` if it is missing."""
+        return cls._connect(path, mode="ro" if read_only else "rw")
+
+    @classmethod
+    def _connect(cls, path: Path, *, mode: str) -> Catalog:
+        # check_same_thread=False: the gallery may be searched from a server's worker threads; its lock serialises
+        # every use of this connection. isolation_level=None: transactions are begun and ended here, explicitly.
+        uri = f"{path.resolve().as_uri()}?mode={mode}"
+        return cls(sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False))
+
+    def close(self) -> None:
+        """Roll back anything uncommitted, and return to rollback-journal mode if no one else has the file open."""
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+        if self._switched_to_wal:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                self._db.execute("PRAGMA journal_mode = DELETE")
+            except sqlite3.OperationalError:
+                pass  # another connection is open: it keeps the WAL files, and its last writer switches back
+        self._db.close()
+
+    def snapshot(self) -> tuple[int, np.ndarray]:
+        """The committed index generation and the ids of the rows that go with it, read in one transaction."""
+        self._db.execute("BEGIN")
+        try:
+            generation = self._generation()
+            ids = np.array([row[0] for row in self._db.execute("SELECT id FROM images ORDER BY id")], dtype=np.int64)
+        finally:
+            if self._db.in_transaction:
+                self._db.execute("COMMIT")
+        return generation, ids
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+    def begin(self) -> int:
+        """Start a write transaction, taking SQLite's writer lock, and return the generation committed so far."""
+        if not self._switched_to_wal:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._switched_to_wal = True
+        self._db.execute("BEGIN IMMEDIATE")
+        return self._generation()
+
+    def commit(self, generation: int) -> None:
+        """Make the changes, and the index generation that holds their vectors, visible together."""
+        self._db.execute("UPDATE state SET value = ? WHERE key = 'generation'", (generation,))
+        self._db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self._db.execute("ROLLBACK")
+
+    def _generation(self) -> int:
+        (value,) = self._db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
+        return int(value)
+
+    def insert(self, records: Sequence[ImageRecord]) -> list[int]:
+        ids = []
+        for record in records:
+            cursor = self._db.execute(
+                "INSERT INTO images (path, size, mtime_ns, sha256, label, identity) VALUES (?, ?, ?, ?, ?, ?)",
+                (record.path, record.size, record.mtime_ns, record.sha256, record.label, record.identity),
+            )
+            ids.append(cursor.lastrowid)
+        return ids
+
+    def delete(self, ids: Iterable[int]) -> None:
+        self._db.execute("DELETE FROM images WHERE id IN (SELECT value FROM json_each(?))", (_json_list(ids),))
+
+    def update_mtime(self, path: str, mtime_ns: int) -> None:
+        self._db.execute("UPDATE images SET mtime_ns = ? WHERE path = ?", (mtime_ns, path))
+
+    def ids_of(self, paths: Iterable[str]) -> list[int]:
+        """The ids of those paths that are stored."""
+        query = "SELECT id FROM images WHERE path IN (SELECT value FROM json_each(?)) ORDER BY id"
+        return [row[0] for row in self._db.execute(query, (_json_list(paths),))]
+
+    def find(self, path: str) -> StoredImage | None:
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE path = ?", (path,)).fetchone()
+        return None if row is None else _stored(row)
+
+    def by_id(self, ids: Iterable[int]) -> dict[int, StoredImage]:
+        """The stored images among ``ids``, keyed by id; unknown ids are simply absent."""
+        query = f"SELECT {_COLUMNS} FROM images WHERE id IN (SELECT value FROM json_each(?))"
+        images = (_stored(row) for row in self._db.execute(query, (_json_list(int(id_) for id_ in ids),)))
+        return {image.id: image for image in images}
+
+    def all(self) -> list[StoredImage]:
+        return [_stored(row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM images ORDER BY id")]

@@ -1,0 +1,432 @@
+"""The embedded gallery: one folder, FAISS for the vectors, SQLite for the images they came from.
+
+Layout of the folder::
+
+    gallery.json                 model id, dim, metric, index kind, search effort, threshold  (manifest.py)
+    gallery.sqlite               one row per image, row id = FAISS id; the committed generation  (catalog.py)
+    vectors-<generation>.faiss   the index holding exactly the committed rows' vectors         (vector_index.py)
+    model/                       left to the caller, who keeps the model that made the vectors there
+
+A commit is atomic across the two stores. Changes live in the in-memory index and in an open SQLite transaction;
+``commit()`` writes the index to a new generation file, then records that generation in the same transaction and
+commits it. That SQLite COMMIT is the one moment the change happens: a crash before it leaves the previous generation
+and rows, and the unreferenced new file is overwritten by the next commit. Afterwards files older than the previous
+generation are deleted; the previous one stays for a reader that read its number just before the commit.
+
+Concurrency: one writer at a time. A writer whose gallery was committed to by another since it opened it is refused
+at its first change, rather than overwriting the other's work. A read-only gallery searches the index that was
+committed when it was opened; its metadata queries see later commits, and since ids are never reused an image
+removed since is left out of hits, never mistaken for another. Within a process, one lock per ``Gallery`` serialises
+every use, so a server's threads can share one: simple and safe, and FAISS still uses several cores inside a search.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from lookalike.errors import LookalikeError, ModelMismatchError
+from lookalike.gallery.catalog import CATALOG_NAME, Catalog
+from lookalike.gallery.manifest import MANIFEST_NAME, Manifest
+from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
+from lookalike.gallery.vector_index import (
+    INDEX_KINDS,
+    SearchEffort,
+    VectorIndex,
+    empty_index,
+    load_index,
+    rebuild_index,
+)
+
+__all__ = ["INDEX_KINDS", "Gallery"]
+
+MODEL_DIR_NAME = "model"
+UNIT_NORM_TOLERANCE = 1e-3
+
+_GENERATION_FILE = re.compile(r"vectors-(\d+)\.faiss")
+_FAISS_ERROR_PREFIX = re.compile(r"^Error in .*? at \S+:\d+: ")  # where in FAISS's C++ it failed: no help to a user
+
+
+def _vectors_path(folder: Path, generation: int) -> Path:
+    return folder / f"vectors-{generation}.faiss"
+
+
+class Gallery:
+    """An open gallery folder; make one with ``create`` or ``open``.
+
+    Changes are invisible to anyone else, and lost on ``close()``, until ``commit()``. Used as a context manager it
+    closes on exit and never commits for you: call ``commit()`` inside the block.
+    """
+
+    def __init__(
+        self, folder: Path, manifest: Manifest, catalog: Catalog, index: VectorIndex, generation: int, read_only: bool
+    ) -> None:
+        self.folder = folder
+        self.model_dir = folder / MODEL_DIR_NAME
+        self.read_only = read_only
+        self._manifest = manifest
+        self._catalog: Catalog | None = catalog  # None once closed
+        self._index = index
+        self._generation = generation  # the committed generation that self._index started from
+        self._index_changed = False  # whether the next commit needs a new generation file
+        self._lock = threading.RLock()
+
+    @classmethod
+    def create(
+        cls,
+        folder: str | Path,
+        *,
+        model_id: str,
+        dim: int,
+        index: str = "flat",
+        ef_search: int = SearchEffort.ef_search,
+        nprobe: int = SearchEffort.nprobe,
+    ) -> Gallery:
+        """Make an empty gallery for vectors of ``model_id`` in a new or empty folder, and open it for writing."""
+        folder = Path(folder)
+        _check_index_kind(index)
+        manifest = Manifest.new(model_id=model_id, dim=dim, index=index, effort=SearchEffort(ef_search, nprobe))
+        if cls.exists(folder):
+            raise LookalikeError(f"{folder} already holds a gallery")
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            raise LookalikeError(f"cannot create a gallery in {folder}: it exists and is not an empty folder")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            Catalog.create(folder / CATALOG_NAME)
+            empty_index(index, dim, manifest.effort).save(_vectors_path(folder, 0))
+            manifest.write(folder)  # last: until it exists, the folder is not a gallery
+        except (OSError, sqlite3.Error) as error:
+            raise LookalikeError(f"cannot create a gallery in {folder}: {error}") from None
+        return cls.open(folder)
+
+    @classmethod
+    def open(cls, folder: str | Path, *, read_only: bool = False) -> Gallery:
+        """Open an existing gallery, checking that its metadata and index agree; read-only opening writes nothing."""
+        folder = Path(folder)
+        if not folder.exists():
+            raise LookalikeError(f"gallery {folder} does not exist")
+        if not folder.is_dir():
+            raise LookalikeError(f"{folder} is not a folder, so not a gallery")
+        manifest = Manifest.read(folder)
+        try:
+            catalog = Catalog.open(folder / CATALOG_NAME, read_only=read_only)
+        except sqlite3.Error as error:
+            raise _unreadable_catalog(folder, error) from None
+        try:
+            generation, ids = catalog.snapshot()
+            index = _load_checked(folder, generation, ids, manifest)
+        except sqlite3.Error as error:
+            catalog.close()
+            raise _unreadable_catalog(folder, error) from None
+        except BaseException:
+            catalog.close()
+            raise
+        return cls(folder, manifest, catalog, index, generation, read_only)
+
+    @classmethod
+    def exists(cls, folder: str | Path) -> bool:
+        return (Path(folder) / MANIFEST_NAME).is_file()
+
+    @property
+    def info(self) -> GalleryInfo:
+        with self._lock:
+            manifest = self._manifest
+            return GalleryInfo(
+                model_id=manifest.model_id,
+                dim=manifest.dim,
+                metric=manifest.metric,
+                index=self._index.kind,
+                threshold=manifest.threshold,
+                count=self._index.ntotal,
+            )
+
+    def __len__(self) -> int:
+        with self._lock:
+            return self._index.ntotal
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def check_model(self, model_id: str) -> None:
+        if model_id != self._manifest.model_id:
+            raise ModelMismatchError(
+                f"gallery {self.folder} holds vectors made by model {self._manifest.model_id!r}, not {model_id!r}: "
+                "re-index into a new gallery or pass the model that built it"
+            )
+
+    def add(self, records: Sequence[ImageRecord], vectors: np.ndarray, *, model_id: str) -> list[int]:
+        """Store one unit vector per record and return the new ids, in order.
+
+        A record whose path is already stored replaces that entry, vector included, under a new id: this is how a
+        changed file is re-indexed.
+        """
+        self.check_model(model_id)
+        vectors = _unit_vectors(vectors, self._manifest.dim, "vectors")
+        _check_records(records, len(vectors))
+        with self._changing() as catalog:
+            if not records:
+                return []
+            replaced = catalog.ids_of(record.path for record in records)
+            if replaced:
+                catalog.delete(replaced)
+                self._index.remove(np.array(replaced, dtype=np.int64))
+            ids = catalog.insert(records)
+            self._index.add(np.array(ids, dtype=np.int64), vectors)
+            self._index_changed = True
+        return ids
+
+    def find(self, path: str) -> StoredImage | None:
+        with self._lock:
+            return self._open_catalog().find(path)
+
+    def images(self) -> list[StoredImage]:
+        """Every stored image, ordered by id."""
+        with self._lock:
+            return self._open_catalog().all()
+
+    def get(self, ids: Sequence[int]) -> list[StoredImage]:
+        """The images with these ids, in the same order; ``KeyError`` names any id that is not stored."""
+        with self._lock:
+            return self._known(ids)
+
+    def update_mtime(self, path: str, mtime_ns: int) -> None:
+        """Record that a file was touched but its content hash, hence its vector, is unchanged."""
+        if self.find(path) is None:
+            raise KeyError(f"gallery {self.folder} has no image {path}")
+        with self._changing() as catalog:
+            catalog.update_mtime(path, mtime_ns)
+
+    def remove(self, paths: Iterable[str]) -> int:
+        """Forget these images and return how many were stored; paths that are not stored are ignored."""
+        if isinstance(paths, str):
+            raise TypeError("remove takes a collection of paths, not one path")
+        with self._changing() as catalog:
+            ids = catalog.ids_of(paths)
+            if ids:
+                catalog.delete(ids)
+                self._index.remove(np.array(ids, dtype=np.int64))
+                self._index_changed = True
+        return len(ids)
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these ids, as a float32 ``(len(ids), dim)`` array in the same order."""
+        with self._lock:
+            self._known(ids)
+            return self._index.reconstruct(np.array(ids, dtype=np.int64))
+
+    def search(
+        self, queries: np.ndarray, k: int, *, exclude: Sequence[set[int] | None] | None = None
+    ) -> list[list[Hit]]:
+        """The ``k`` stored images most alike to each query (rows of unit vectors), best first.
+
+        ``k`` is capped at the number of images. ``exclude[i]`` holds ids to leave out of query i's hits (the query
+        image itself, say) while still returning ``k`` hits: the index is asked for more and the excluded are
+        dropped. ``hnsw`` and ``ivf`` are approximate: ``ivf`` can return fewer than ``k`` hits when the lists it
+        visits hold fewer vectors.
+        """
+        queries = _unit_vectors(queries, self._manifest.dim, "queries")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, not {k}")
+        if exclude is not None and len(exclude) != len(queries):
+            raise ValueError(f"exclude has {len(exclude)} entries for {len(queries)} queries")
+        excluded = [set(ids or ()) for ids in exclude] if exclude is not None else [set()] * len(queries)
+        with self._lock:
+            catalog = self._open_catalog()
+            count = self._index.ntotal
+            if count == 0:
+                return [[] for _ in excluded]
+            widest = max((len(ids) for ids in excluded), default=0)
+            scores, ids = self._index.search(queries, min(k + widest, count))
+            images = catalog.by_id(np.unique(ids[ids >= 0]))
+        return [
+            [
+                Hit(images[id_], score)
+                for score, id_ in zip(row_scores, row_ids)
+                if id_ in images and id_ not in skip  # -1 (no hit) is never in images
+            ][:k]
+            for row_scores, row_ids, skip in zip(scores.tolist(), ids.tolist(), excluded)
+        ]
+
+    def set_threshold(self, tau: float | None) -> None:
+        """Store the calibrated decision threshold (a cosine similarity), or forget it; written at once, atomically.
+
+        It is not part of the pending transaction: τ describes the model, not the images stored.
+        """
+        if tau is not None and not -1.0 <= tau <= 1.0:
+            raise ValueError(f"a cosine threshold lies in [-1, 1], not {tau}")
+        with self._lock:
+            self._writable_catalog()
+            manifest = replace(self._manifest, threshold=None if tau is None else float(tau))
+            manifest.write(self.folder)
+            self._manifest = manifest
+
+    def rebuild(self, index: str) -> None:
+        """Re-file every vector into a fresh index of kind ``index``; for ``ivf``, this retrains on all of them."""
+        _check_index_kind(index)
+        with self._changing():
+            self._index = rebuild_index(self._index, index)
+            self._index_changed = True
+
+    def commit(self) -> None:
+        """Make every change since the last commit durable and visible to new openers, all at once."""
+        with self._lock:
+            catalog = self._open_catalog()
+            if not catalog.in_transaction:
+                return
+            previous = self._generation
+            generation = previous + 1 if self._index_changed else previous
+            if self._index_changed:
+                self._remove_crash_leftovers()
+                self._index.save(_vectors_path(self.folder, generation))
+            catalog.commit(generation)
+            self._generation, self._index_changed = generation, False
+            if self._manifest.index != self._index.kind:
+                self._manifest = replace(self._manifest, index=self._index.kind)
+                self._manifest.write(self.folder)
+            if generation != previous:
+                self._remove_generations_before(previous)
+
+    def close(self) -> None:
+        """Release the gallery, discarding uncommitted changes; closing twice is harmless."""
+        with self._lock:
+            if self._catalog is not None:
+                self._catalog.close()
+                self._catalog = None
+
+    def _open_catalog(self) -> Catalog:
+        if self._catalog is None:
+            raise ValueError(f"gallery {self.folder} is closed")
+        return self._catalog
+
+    def _writable_catalog(self) -> Catalog:
+        catalog = self._open_catalog()
+        if self.read_only:
+            raise LookalikeError(f"gallery {self.folder} is open read-only; open it without read_only to change it")
+        return catalog
+
+    @contextmanager
+    def _changing(self) -> Iterator[Catalog]:
+        """Hold the lock and the write transaction for one change; if it fails half-way, discard all pending changes.
+
+        Discarding everything, not just the failed change, is what keeps the index and the rows equal: the index has
+        no partial undo, only the committed file to reload.
+        """
+        with self._lock:
+            catalog = self._writable_catalog()
+            if not catalog.in_transaction:
+                self._begin(catalog)
+            try:
+                yield catalog
+            except BaseException:
+                catalog.rollback()
+                self._index = load_index(_vectors_path(self.folder, self._generation), self._manifest.effort)
+                self._index_changed = False
+                raise
+
+    def _begin(self, catalog: Catalog) -> None:
+        try:
+            committed = catalog.begin()
+        except sqlite3.OperationalError as error:
+            raise LookalikeError(f"gallery {self.folder} is being changed by another process: {error}") from None
+        if committed != self._generation:
+            catalog.rollback()
+            raise LookalikeError(
+                f"gallery {self.folder} was changed by another writer since it was opened here; open it again"
+            )
+
+    def _known(self, ids: Sequence[int]) -> list[StoredImage]:
+        found = self._open_catalog().by_id(ids)
+        missing = [int(id_) for id_ in ids if int(id_) not in found]
+        if missing:
+            raise KeyError(f"gallery {self.folder} has no images with ids {missing}")
+        return [found[int(id_)] for id_ in ids]
+
+    def _remove_crash_leftovers(self) -> None:
+        """Delete temporary index files that a crashed commit left behind.
+
+        Only the holder of SQLite's write lock writes index files, and that is us, so none of them is in use.
+        """
+        for leftover in self.folder.glob(".vectors-*.tmp"):
+            leftover.unlink(missing_ok=True)
+
+    def _remove_generations_before(self, oldest_kept: int) -> None:
+        for path in self.folder.glob("vectors-*.faiss"):
+            match = _GENERATION_FILE.fullmatch(path.name)
+            if match and int(match.group(1)) < oldest_kept:
+                path.unlink(missing_ok=True)
+
+
+def _check_index_kind(kind: str) -> None:
+    if kind not in INDEX_KINDS:
+        raise LookalikeError(f"unknown index kind {kind!r}: choose one of {', '.join(INDEX_KINDS)}")
+
+
+def _unreadable_catalog(folder: Path, error: sqlite3.Error) -> LookalikeError:
+    return LookalikeError(f"gallery {folder} is damaged: cannot read {CATALOG_NAME}: {error}")
+
+
+def _load_checked(folder: Path, generation: int, ids: np.ndarray, manifest: Manifest) -> VectorIndex:
+    """Load the committed index and refuse it unless it holds exactly the catalog's ids, in the manifest's dim."""
+    path = _vectors_path(folder, generation)
+    if not path.is_file():
+        raise LookalikeError(f"gallery {folder} is damaged: its committed index {path.name} is missing")
+    try:
+        index = load_index(path, manifest.effort)
+    except (RuntimeError, ValueError) as error:
+        reason = _FAISS_ERROR_PREFIX.sub("", str(error))
+        raise LookalikeError(f"gallery {folder} is damaged: cannot read {path.name}: {reason}") from None
+    if index.dim != manifest.dim:
+        raise LookalikeError(
+            f"gallery {folder} is damaged: {path.name} holds {index.dim}-d vectors, {MANIFEST_NAME} says {manifest.dim}"
+        )
+    if not np.array_equal(np.sort(index.ids()), ids):
+        raise LookalikeError(
+            f"gallery {folder} is inconsistent: {CATALOG_NAME} lists {len(ids)} images with ids that differ from "
+            f"the {index.ntotal} vectors in {path.name}"
+        )
+    return index
+
+
+def _unit_vectors(array: np.ndarray, dim: int, what: str) -> np.ndarray:
+    """``array`` as C-contiguous float32 rows, refusing anything that would make inner product differ from cosine."""
+    array = np.asarray(array)
+    if array.ndim != 2 or array.shape[1] != dim:
+        raise ValueError(f"{what} must have shape (n, {dim}), not {array.shape}")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(f"{what} must be floating point, not {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(array).all():
+        raise ValueError(f"{what} contain NaN or infinity")
+    norms = np.linalg.norm(array, axis=1)
+    worst = np.abs(norms - 1.0).max(initial=0.0)
+    if worst > UNIT_NORM_TOLERANCE:
+        raise ValueError(f"{what} must be L2-normalised; a norm is off from 1 by {worst:.3g}")
+    return array
+
+
+def _check_records(records: Sequence[ImageRecord], vector_count: int) -> None:
+    if len(records) != vector_count:
+        raise ValueError(f"{len(records)} records but {vector_count} vectors")
+    paths = [record.path for record in records]
+    if len(set(paths)) != len(paths):
+        raise ValueError("a path appears more than once in one add")
+    relative = next((path for path in paths if not os.path.isabs(path)), None)
+    if relative is not None:
+        raise ValueError(f"image paths must be absolute, not {relative!r}")

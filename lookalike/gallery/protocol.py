@@ -1,0 +1,96 @@
+"""The contract every gallery backend keeps, so matching, the CLI and the server never care where vectors live.
+
+Opening and creating are left out on purpose: they take backend-specific arguments (a folder, a server address).
+Everything after that goes through this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
+
+
+@runtime_checkable
+class GalleryStore(Protocol):
+    """Unit vectors from exactly one model, with the metadata of the images they came from.
+
+    Changes are transactional: nothing is visible to other openers of the gallery, or survives ``close()``, until
+    ``commit()``.
+    """
+
+    @property
+    def info(self) -> GalleryInfo: ...
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the model that made the vectors is kept, so a query can be embedded the same way."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def __enter__(self) -> GalleryStore: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close without committing: leaving the block never saves changes by accident."""
+        ...
+
+    def check_model(self, model_id: str) -> None:
+        """Raise ``ModelMismatchError`` unless ``model_id`` is the model that made the stored vectors."""
+        ...
+
+    def add(self, records: Sequence[ImageRecord], vectors: np.ndarray, *, model_id: str) -> list[int]:
+        """Store one unit vector per record and return their ids; a record whose path is stored replaces it."""
+        ...
+
+    def find(self, path: str) -> StoredImage | None: ...
+
+    def images(self) -> list[StoredImage]:
+        """Every stored image, ordered by id."""
+        ...
+
+    def get(self, ids: Sequence[int]) -> list[StoredImage]:
+        """The images with these ids, in the same order; ``KeyError`` for an unknown id."""
+        ...
+
+    def update_mtime(self, path: str, mtime_ns: int) -> None:
+        """Record that a file was touched but its content, hence its vector, is unchanged."""
+        ...
+
+    def remove(self, paths: Iterable[str]) -> int:
+        """Forget these images and return how many were stored; unknown paths are ignored."""
+        ...
+
+    def vectors(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of these ids as a float32 ``(len(ids), dim)`` array."""
+        ...
+
+    def search(
+        self, queries: np.ndarray, k: int, *, exclude: Sequence[set[int] | None] | None = None
+    ) -> list[list[Hit]]:
+        """The ``k`` stored images most alike to each query, best first, leaving out ``exclude[i]`` for query i."""
+        ...
+
+    def set_threshold(self, tau: float | None) -> None:
+        """Store the calibrated decision threshold (a cosine similarity), or forget it with ``None``."""
+        ...
+
+    def rebuild(self, index: str) -> None:
+        """Re-file every stored vector into a fresh index of the given kind."""
+        ...
+
+    def commit(self) -> None: ...
+
+    def close(self) -> None:
+        """Release the gallery, discarding uncommitted changes."""
+        ...

@@ -1,0 +1,81 @@
+"""Small builders shared by the gallery tests: random unit vectors, image records, and a gallery folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lookalike.gallery.embedded import Gallery
+from lookalike.gallery.records import ImageRecord
+
+MODEL_ID = "encoder-abc123"
+DIM = 8
+
+
+@pytest.fixture
+def model_id() -> str:
+    return MODEL_ID
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)
+
+
+@pytest.fixture
+def unit_vectors(rng: np.random.Generator) -> Callable[..., np.ndarray]:
+    def make(count: int, dim: int = DIM) -> np.ndarray:
+        vectors = rng.standard_normal((count, dim)).astype(np.float32)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    return make
+
+
+@pytest.fixture
+def make_records() -> Callable[..., list[ImageRecord]]:
+    """Records for ``/images/0000.jpg`` and so on; paths are keys only, no file needs to exist."""
+
+    def make(count: int, start: int = 0, sha256: str = "0" * 64) -> list[ImageRecord]:
+        return [
+            ImageRecord(path=f"/images/{number:04d}.jpg", size=1000 + number, mtime_ns=number, sha256=sha256)
+            for number in range(start, start + count)
+        ]
+
+    return make
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "gallery"
+
+
+@pytest.fixture
+def new_gallery(folder: Path) -> Iterator[Callable[..., Gallery]]:
+    """Create galleries in ``folder`` (at most one per test) and close them at teardown."""
+    opened: list[Gallery] = []
+
+    def create(index: str = "flat", dim: int = DIM, **options: int) -> Gallery:
+        gallery = Gallery.create(folder, model_id=MODEL_ID, dim=dim, index=index, **options)
+        opened.append(gallery)
+        return gallery
+
+    yield create
+    for gallery in opened:
+        gallery.close()
+
+
+def folder_state(folder: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file under ``folder`` with its size, mtime and content: equal states mean nothing was written."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns, path.read_bytes())
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture
+def snapshot() -> Callable[[Path], dict[str, tuple[int, int, bytes]]]:
+    return folder_state
