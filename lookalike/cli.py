@@ -1,0 +1,207 @@
+"""The `lookalike` command: argument parsing and printing around the Python API, nothing more.
+
+Results go to stdout in a form that greps and parses well; progress, warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from lookalike.data import BadImage
+from lookalike.errors import LookalikeError
+from lookalike.gallery import INDEX_KINDS
+from lookalike.runtime import PRECISIONS
+
+app = typer.Typer(
+    help="Learn what makes unlabeled images alike, then search, verify and recognise with it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+stderr = Console(stderr=True)  # for progress bars only; messages go through _say, unwrapped
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+GalleryOption = Annotated[Path, typer.Option("--gallery", "-g", help="Gallery folder.")]
+ModelOption = Annotated[
+    Optional[Path], typer.Option("--model", "-m", help="Model folder (default: the copy kept in the gallery).")
+]
+BatchOption = Annotated[int, typer.Option(min=1, help="Images per batch.")]
+WorkersOption = Annotated[
+    Optional[int], typer.Option(min=0, help="Decoding processes (default: up to 4; 0 decodes in this process).")
+]
+DeviceOption = Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N (default: CUDA when present).")]
+PrecisionOption = Annotated[str, typer.Option(help=f"{'|'.join(PRECISIONS)}; auto uses bf16 where it is fast.")]
+
+
+@contextlib.contextmanager
+def _progress(description: str) -> Iterator[tuple]:
+    """A progress bar on stderr when it is a terminal, driven by the API's on_plan/on_progress callbacks."""
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=stderr, transient=True, disable=not stderr.is_terminal,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+        yield (lambda total: bar.update(task, total=total)), (lambda done: bar.advance(task, done))
+
+
+def _warn_skipped(skipped: list[BadImage]) -> None:
+    for bad in skipped:
+        _say(f"warning: skipped {bad.path}: {bad.reason}")
+
+
+def _check_precision(precision: str) -> str:
+    if precision not in PRECISIONS:
+        raise typer.BadParameter(f"choose one of {', '.join(PRECISIONS)}", param_hint="--precision")
+    return precision
+
+
+@app.command()
+def index(
+    folder: Annotated[Path, typer.Argument(help="Folder of images, searched recursively.")],
+    gallery: GalleryOption,
+    model: ModelOption = None,
+    index_kind: Annotated[
+        Optional[str],
+        typer.Option("--index", help=f"{'|'.join(INDEX_KINDS)}: exact (flat) or approximate; default flat. "
+                                     "Naming another kind for an existing gallery rebuilds its index."),
+    ] = None,
+    prune: Annotated[bool, typer.Option(help="Remove gallery entries whose files are gone from FOLDER.")] = False,
+    batch_size: BatchOption = 64,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Embed the images under FOLDER into a gallery (created on first use). Only new or changed files are embedded."""
+    from lookalike.indexing import index_folder
+
+    if index_kind is not None and index_kind not in INDEX_KINDS:
+        raise typer.BadParameter(f"choose one of {', '.join(INDEX_KINDS)}", param_hint="--index")
+    with _progress("embedding") as (on_plan, on_progress):
+        report = index_folder(
+            folder, gallery, model=model, index=index_kind, prune=prune, batch_size=batch_size, workers=workers,
+            device=device, precision=_check_precision(precision), on_plan=on_plan, on_progress=on_progress,
+        )
+    _warn_skipped(report.skipped)
+    missing = ""
+    if report.missing:
+        missing = f", {report.removed} removed" if prune else f", {report.missing} gone from disk (use --prune)"
+    rate = f" ({report.embedded / report.seconds:.0f} img/s)" if report.embedded and report.seconds else ""
+    typer.echo(
+        f"{report.found} images found: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} skipped{missing} in {report.seconds:.1f} s{rate}; gallery {report.gallery}"
+    )
+
+
+@app.command()
+def search(
+    queries: Annotated[list[Path], typer.Argument(help="Query images, or folders of them.")],
+    gallery: GalleryOption,
+    k: Annotated[int, typer.Option("-k", "--top", min=1, help="How many look-alikes per query.")] = 10,
+    model: ModelOption = None,
+    exclude_self: Annotated[bool, typer.Option(help="Leave a query out of its own results.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    grid: Annotated[Optional[Path], typer.Option(help="Also draw the results as a PNG grid here.")] = None,
+    batch_size: BatchOption = 64,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Find the K gallery images most like each query (cosine similarity, 1 = identical embedding)."""
+    from lookalike.search import search_images
+
+    with _progress("embedding queries") as (on_plan, on_progress):
+        report = search_images(
+            queries, gallery, k=k, model=model, exclude_self=exclude_self, batch_size=batch_size, workers=workers,
+            device=device, precision=_check_precision(precision), on_plan=on_plan, on_progress=on_progress,
+        )
+    _warn_skipped(report.skipped)
+    if as_json:
+        typer.echo(json.dumps({
+            "results": [
+                {"query": str(result.query), "hits": [
+                    {"rank": rank, "score": round(hit.score, 6), "path": hit.image.path, "label": hit.image.label}
+                    for rank, hit in enumerate(result.hits, start=1)
+                ]}
+                for result in report.results
+            ],
+            "skipped": [{"path": str(bad.path), "reason": bad.reason} for bad in report.skipped],
+        }, indent=2))
+    else:
+        for result in report.results:
+            typer.echo(f"# query {result.query}")
+            typer.echo("rank\tscore\tpath")
+            for rank, hit in enumerate(result.hits, start=1):
+                typer.echo(f"{rank}\t{hit.score:.4f}\t{hit.image.path}")
+    if grid is not None and report.results:
+        from lookalike.report.grid import render_grid
+
+        _say(f"grid: {render_grid(report.results, grid)}")
+    if not report.results:
+        raise LookalikeError("no query image could be read")
+
+
+@app.command()
+def remove(
+    paths: Annotated[list[Path], typer.Argument(help="Images, or folders whose images should all go.")],
+    gallery: GalleryOption,
+) -> None:
+    """Remove images from a gallery (the files on disk are not touched)."""
+    from lookalike.indexing import remove_from_gallery
+
+    removed = remove_from_gallery(paths, gallery)
+    typer.echo(f"removed {removed} image{'s' * (removed != 1)} from {gallery}")
+
+
+@app.command()
+def info(gallery: GalleryOption) -> None:
+    """Show what a gallery holds and which model made it."""
+    from lookalike.workspace import describe_gallery
+
+    for key, value in describe_gallery(gallery).items():
+        typer.echo(f"{key}: {value}")
+
+
+@app.command()
+def demo(
+    data: Annotated[
+        Optional[Path], typer.Option(help="Labelled image folder to use (default: a public set, see below).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where the model, gallery, grid and report go.")] = Path("demo-output"),
+    image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 128,
+) -> None:
+    """Run the main job: build a model, index a labelled folder, search held-out images, write an HTML report.
+
+    Without --data it downloads TensorFlow's flower photos (cached), or offline uses scikit-learn's handwritten
+    digits, and says which it used.
+    """
+    from lookalike.demo import run_demo
+
+    with _progress("embedding") as (on_plan, on_progress):
+        result = run_demo(out, data, image_size=image_size, on_plan=on_plan, on_progress=on_progress,
+                          say=lambda line: _say(line))
+    _warn_skipped(result.index.skipped)
+    typer.echo(str(result.report))
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 2, never a traceback."""
+    try:
+        app()
+    except LookalikeError as err:
+        _say(f"error: {err}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        _say("interrupted; the gallery keeps its last committed state")
+        sys.exit(130)

@@ -1,0 +1,154 @@
+"""Adding a folder of images to a gallery, embedding only what is new or changed since the last time.
+
+A file is unchanged when its size and modification time match what the gallery recorded; when only the time
+differs, its content hash decides. Progress is committed every few seconds, so an interrupted run keeps what it
+finished and the next run picks up from there.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lookalike.data import BadImage, file_sha256, find_images, label_for
+from lookalike.embed import Embedder
+from lookalike.gallery import Gallery, ImageRecord
+from lookalike.workspace import ModelLike, open_gallery_without_model, open_or_create_gallery
+
+COMMIT_EVERY_SECONDS = 30.0
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did."""
+
+    gallery: Path
+    model_id: str
+    found: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    missing: int = 0  # recorded under the folder but gone from disk
+    removed: int = 0  # of those, removed because prune was asked for
+    skipped: list[BadImage] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def embedded(self) -> int:
+        return self.added + self.updated
+
+
+@dataclass(frozen=True)
+class _Pending:
+    path: Path
+    size: int
+    mtime_ns: int
+    is_update: bool
+
+
+def _is_under(path: str, folder: Path) -> bool:
+    return path.startswith(str(folder) + os.sep)
+
+
+def index_folder(
+    folder: str | Path,
+    gallery: str | Path,
+    *,
+    model: ModelLike = None,
+    index: str | None = None,
+    prune: bool = False,
+    batch_size: int = 64,
+    workers: int | None = None,
+    device: str | None = None,
+    precision: str = "auto",
+    on_plan: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> IndexReport:
+    """Bring the gallery at `gallery` up to date with the images under `folder`.
+
+    The gallery is created on first use (with `model`, or a new random-init ResNet-18), with the `index` kind
+    ("flat" unless given); naming another kind for an existing gallery rebuilds its index. Files that fail to
+    decode are skipped and listed in the report; the rest are indexed. `on_plan(n)` is told how many files need
+    embedding, `on_progress(n)` how many each batch settled.
+    """
+    started = time.perf_counter()
+    folder = Path(folder).resolve()
+    images = find_images(folder)
+    store, encoder = open_or_create_gallery(gallery, model, index=index or "flat")
+    with store:
+        report = IndexReport(gallery=store.folder, model_id=store.info.model_id, found=len(images))
+        if index and index != store.info.index:
+            store.rebuild(index)
+        pending = _plan(images, store, report)
+        if on_plan:
+            on_plan(len(pending))
+        _embed_into(store, Embedder(encoder, device=device, precision=precision), pending, folder, report,
+                    batch_size=batch_size, workers=workers, on_progress=on_progress)
+        found = {str(path) for path in images}
+        gone = [image.path for image in store.images() if _is_under(image.path, folder) and image.path not in found]
+        report.missing = len(gone)
+        if prune and gone:
+            report.removed = store.remove(gone)
+        store.commit()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _plan(images: list[Path], store: Gallery, report: IndexReport) -> list[_Pending]:
+    """Sort the folder's files into unchanged ones and ones to embed; record touched-but-identical files."""
+    pending = []
+    for path in images:
+        try:
+            stat = path.stat()
+            known = store.find(str(path))
+            if known is not None and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
+                report.unchanged += 1
+            elif known is not None and known.size == stat.st_size and file_sha256(path) == known.sha256:
+                store.update_mtime(str(path), stat.st_mtime_ns)
+                report.unchanged += 1
+            else:
+                pending.append(_Pending(path, stat.st_size, stat.st_mtime_ns, is_update=known is not None))
+        except OSError as err:
+            report.skipped.append(BadImage(path, f"unreadable: {err.strerror or err}"))
+    return pending
+
+
+def _embed_into(store: Gallery, embedder: Embedder, pending: list[_Pending], folder: Path, report: IndexReport, *,
+                batch_size: int, workers: int | None, on_progress: Callable[[int], None] | None) -> None:
+    last_commit = time.monotonic()
+    paths = [item.path for item in pending]
+    for batch, vectors in embedder.iter_paths(paths, batch_size=batch_size, workers=workers):
+        records = []
+        for position, sha256 in zip(batch.indices, batch.sha256):
+            item = pending[position]
+            records.append(ImageRecord(path=str(item.path), size=item.size, mtime_ns=item.mtime_ns, sha256=sha256,
+                                       label=label_for(item.path, folder)))
+            if item.is_update:
+                report.updated += 1
+            else:
+                report.added += 1
+        if records:
+            store.add(records, vectors, model_id=report.model_id)
+        report.skipped += batch.failures
+        if time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
+            store.commit()
+            last_commit = time.monotonic()
+        if on_progress:
+            on_progress(len(batch.indices) + len(batch.failures))
+
+
+def remove_from_gallery(paths: Sequence[str | Path], gallery: str | Path) -> int:
+    """Remove the given images, and every image under the given folders, from the gallery. Returns the count."""
+    targets = [Path(path).resolve() for path in paths]
+    with open_gallery_without_model(gallery) as store:
+        doomed = [
+            image.path
+            for image in store.images()
+            if any(image.path == str(target) or _is_under(image.path, target) for target in targets)
+        ]
+        removed = store.remove(doomed)
+        store.commit()
+    return removed

@@ -1,0 +1,81 @@
+"""A gallery opened together with the model that made its vectors.
+
+A gallery keeps its own copy of that model (in `model/` inside the gallery folder), so it can be searched without
+remembering which model built it; a model passed explicitly must be the same one, or the call is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lookalike.errors import LookalikeError
+from lookalike.gallery import Gallery
+from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, model_id, save_model
+from lookalike.models.storage import CONFIG_FILE
+
+ModelLike = Encoder | str | Path | None
+
+
+def _resolve(model: ModelLike) -> Encoder | None:
+    if model is None or isinstance(model, Encoder):
+        return model
+    return load_model(model)
+
+
+def open_gallery_without_model(folder: str | Path, *, read_only: bool = False) -> Gallery:
+    """Open an existing gallery for work that needs no embedding (removal, inspection)."""
+    folder = Path(folder)
+    if not Gallery.exists(folder):
+        raise LookalikeError(f"no gallery at {folder}; build one with: lookalike index DIR --gallery {folder}")
+    return Gallery.open(folder, read_only=read_only)
+
+
+def open_gallery(folder: str | Path, model: ModelLike = None, *, read_only: bool = False) -> tuple[Gallery, Encoder]:
+    """Open an existing gallery and the model to embed queries with (its own copy unless `model` is given)."""
+    gallery = open_gallery_without_model(folder, read_only=read_only)
+    try:
+        encoder = _resolve(model)
+        if encoder is None:
+            if not gallery.model_dir.is_dir():
+                raise LookalikeError(f"{gallery.folder}: the gallery holds no copy of its model; pass --model")
+            encoder = load_model(gallery.model_dir)
+        gallery.check_model(model_id(encoder))
+    except BaseException:
+        gallery.close()
+        raise
+    return gallery, encoder
+
+
+def open_or_create_gallery(
+    folder: str | Path, model: ModelLike = None, *, index: str = "flat"
+) -> tuple[Gallery, Encoder]:
+    """Open the gallery at `folder`, or create it for `model` (a new random-init ResNet-18 when None)."""
+    if Gallery.exists(folder):
+        return open_gallery(folder, model)
+    encoder = _resolve(model) or create_encoder(EncoderConfig())
+    gallery = Gallery.create(folder, model_id=model_id(encoder), dim=encoder.config.embedding_dim, index=index)
+    save_model(encoder, gallery.model_dir)
+    return gallery, encoder
+
+
+def describe_gallery(folder: str | Path) -> dict[str, str]:
+    """What a person wants to know about a gallery, as label -> text."""
+    with open_gallery_without_model(folder, read_only=True) as gallery:
+        info = gallery.info
+        facts = {
+            "gallery": str(gallery.folder),
+            "images": str(info.count),
+            "model id": info.model_id,
+            "embedding dim": str(info.dim),
+            "metric": info.metric,
+            "index": info.index,
+            "threshold": "not calibrated" if info.threshold is None else f"{info.threshold:.4f}",
+        }
+        config_file = gallery.model_dir / CONFIG_FILE
+        if config_file.is_file():
+            meta = json.loads(config_file.read_text(encoding="utf-8"))
+            arch, origin = meta.get("architecture", {}), meta.get("origin", {})
+            facts["model"] = (f"{arch.get('backbone')} at {arch.get('image_size')} px, "
+                              f"weights: {origin.get('init', 'unknown')}")
+    return facts

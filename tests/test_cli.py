@@ -1,0 +1,84 @@
+"""The command line end to end, through a real subprocess as a user would run it."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from imagegen import write_truncated_jpeg
+
+
+def run(*args, check_code=0):
+    result = subprocess.run([sys.executable, "-m", "lookalike", *map(str, args)], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == check_code, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("command", [[], ["index"], ["search"], ["remove"], ["info"], ["demo"]])
+def test_every_command_has_help(command):
+    out = run(*command, "--help").stdout
+    assert "Usage" in out and "--help" in out
+
+
+def test_index_search_info_remove(image_folder, tiny_model, tmp_path):
+    gallery = tmp_path / "g"
+    write_truncated_jpeg(image_folder / "class0" / "truncated.jpg")
+    (image_folder / "class1" / "x.jpg").write_text("not an image")
+
+    indexed = run("index", image_folder, "--gallery", gallery, "--model", tiny_model, "--workers", "0")
+    assert "14 images found: 12 added, 0 updated, 0 unchanged, 2 skipped" in indexed.stdout
+    assert "truncated.jpg" in indexed.stderr and "x.jpg" in indexed.stderr
+    assert indexed.stderr.count("warning: skipped") == 2
+
+    again = run("index", image_folder, "--gallery", gallery)
+    assert "0 added, 0 updated, 12 unchanged" in again.stdout
+
+    query = (image_folder / "class2" / "img1.png").resolve()
+    table = run("search", query, "--gallery", gallery, "-k", "3").stdout.splitlines()
+    assert table[0] == f"# query {query}"
+    assert table[1] == "rank\tscore\tpath"
+    rank, score, path = table[2].split("\t")
+    assert (rank, path) == ("1", str(query)) and float(score) >= 0.99
+    assert len(table) == 5
+
+    grid = tmp_path / "grid.png"
+    as_json = json.loads(run("search", query, "--gallery", gallery, "-k", "2", "--json", "--exclude-self",
+                             "--grid", grid).stdout)
+    hits = as_json["results"][0]["hits"]
+    assert [h["rank"] for h in hits] == [1, 2] and str(query) not in [h["path"] for h in hits]
+    assert Image.open(grid).size[0] > 3 * 32
+
+    info = run("info", "--gallery", gallery).stdout
+    assert "images: 12" in info and "resnet18 at 32 px" in info
+
+    assert "removed 4 images" in run("remove", image_folder / "class2", "--gallery", gallery).stdout
+    assert "images: 8" in run("info", "--gallery", gallery).stdout
+
+
+@pytest.mark.parametrize("setup", ["missing", "empty"])
+def test_a_missing_or_empty_folder_exits_non_zero_with_a_clear_error(tmp_path, setup):
+    folder = tmp_path / "photos"
+    if setup == "empty":
+        folder.mkdir()
+    result = run("index", folder, "--gallery", tmp_path / "g", check_code=2)
+    assert result.stderr.startswith("error:") and str(folder) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "g").exists()
+
+
+def test_mixing_models_is_refused_on_the_command_line(image_folder, tiny_model, tmp_path):
+    from imagegen import TINY_CONFIG
+    from lookalike.models import create_encoder, save_model
+
+    run("index", image_folder, "--gallery", tmp_path / "g", "--model", tiny_model, "--workers", "0")
+    save_model(create_encoder(TINY_CONFIG, seed=9), tmp_path / "other")
+    result = run("search", image_folder, "--gallery", tmp_path / "g", "--model", tmp_path / "other", check_code=2)
+    assert "error:" in result.stderr and "model" in result.stderr
+
+
+def test_bad_option_values_are_usage_errors(image_folder, tmp_path):
+    result = run("index", image_folder, "--gallery", tmp_path / "g", "--index", "lsh", check_code=2)
+    assert "--index" in result.stderr
