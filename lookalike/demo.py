@@ -130,8 +130,8 @@ def _report_sections(data_dir, description, model_dir, config, gallery, index, s
         ], notes=[
             "Each query is a gallery image searched with itself excluded; a hit counts as correct when it comes "
             "from the same folder. The folder names were read only for this scoring.",
-            "The encoder is untrained (random weights), so these numbers are a floor: they show what pixels "
-            "statistics alone give, against the chance line above.",
+            "The encoder is untrained (random weights), so these numbers are a floor: they show what random "
+            "convolutional features alone give, against the chance line above.",
         ]),
         Section("Look-alikes", figures=[grid], notes=[
             "Left: the query. Then its nearest gallery images with cosine similarity; green frames share the "

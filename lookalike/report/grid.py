@@ -68,7 +68,7 @@ def render_grid(
         y = row * cell_h
         cells = [(result.query, "query", query_label or result.query.name, _QUERY)]
         cells += [
-            (Path(hit.image.path), f"#{rank} {hit.score:.3f}", hit.image.label or Path(hit.image.path).name,
+            (Path(hit.image.path), f"#{rank} {hit.score:.4f}", hit.image.label or Path(hit.image.path).name,
              _frame_colour(query_label, hit.image.label))
             for rank, hit in enumerate(result.hits, start=1)
         ]
