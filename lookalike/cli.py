@@ -190,7 +190,7 @@ def demo(
 
     with _progress("embedding") as (on_plan, on_progress):
         result = run_demo(out, data, image_size=image_size, on_plan=on_plan, on_progress=on_progress,
-                          say=lambda line: _say(line))
+                          say=_say)
     _warn_skipped(result.index.skipped)
     typer.echo(str(result.report))
 

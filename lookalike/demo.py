@@ -19,7 +19,7 @@ from lookalike.metrics import RetrievalScores, retrieval_scores
 from lookalike.models import EncoderConfig, create_encoder, save_model
 from lookalike.report.grid import render_grid
 from lookalike.report.html import Section, write_report
-from lookalike.search import search_images
+from lookalike.search import QueryResult, search_images
 
 GRID_QUERIES = 6
 GRID_HITS = 8
@@ -86,7 +86,7 @@ def run_demo(
 
     shown = _one_query_per_label(searched.results, query_labels)[:GRID_QUERIES]
     grid = render_grid(
-        [type(result)(result.query, result.hits[:GRID_HITS]) for result in shown],
+        [QueryResult(result.query, result.hits[:GRID_HITS]) for result in shown],
         out_dir / "search-grid.png",
         query_labels=[label_for(result.query, data_dir) for result in shown],
     )
@@ -100,7 +100,7 @@ def run_demo(
     return DemoResult(data_dir, description, report, gallery, grid, index, scores, chance)
 
 
-def _one_query_per_label(results, labels):
+def _one_query_per_label(results: list[QueryResult], labels: list[str | None]) -> list[QueryResult]:
     """The first query of each label, then the rest: a grid that shows every class at least once."""
     seen, first, rest = set(), [], []
     for result, label in zip(results, labels):
