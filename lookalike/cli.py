@@ -67,6 +67,37 @@ def _check_precision(precision: str) -> str:
     return precision
 
 
+@app.command("create-model")
+def create_model(
+    out: Annotated[Path, typer.Argument(help="Model folder to write (model.safetensors + config.json).")],
+    backbone: Annotated[str, typer.Option(help="resnet18, resnet34 or resnet50.")] = "resnet18",
+    weights: Annotated[
+        Optional[str],
+        typer.Option(help="imagenet (torchvision's published weights, needs the network) or a local "
+                          ".safetensors ResNet state dict; default: random init."),
+    ] = None,
+    image_size: Annotated[int, typer.Option(min=16, max=1024, help="Input size in pixels.")] = 128,
+    head: Annotated[str, typer.Option(help="Head widths, comma-separated; the last is the embedding size.")] = (
+        "512,256,256"
+    ),
+    trainable_from: Annotated[
+        Optional[str], typer.Option(help="First stage to train (stem, layer1..layer4); earlier ones stay frozen.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the random initialisation.")] = 0,
+) -> None:
+    """Write a new encoder to OUT, for `index --model OUT` (and, later, training)."""
+    from lookalike.models import EncoderConfig, create_encoder, save_model
+
+    try:
+        widths = tuple(int(width) for width in head.split(","))
+    except ValueError:
+        raise typer.BadParameter("comma-separated whole numbers, e.g. 512,256,256", param_hint="--head") from None
+    config = EncoderConfig(backbone=backbone, image_size=image_size, head=widths, trainable_from=trainable_from)
+    encoder = create_encoder(config, weights=weights, seed=seed)
+    typer.echo(f"model {save_model(encoder, out)}: {backbone} ({encoder.origin['init']} weights), {image_size} px, "
+               f"{config.embedding_dim}-d embedding; saved to {out}")
+
+
 @app.command()
 def index(
     folder: Annotated[Path, typer.Argument(help="Folder of images, searched recursively.")],

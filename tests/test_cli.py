@@ -17,7 +17,7 @@ def run(*args, check_code=0):
     return result
 
 
-@pytest.mark.parametrize("command", [[], ["index"], ["search"], ["remove"], ["info"], ["demo"]])
+@pytest.mark.parametrize("command", [[], ["create-model"], ["index"], ["search"], ["remove"], ["info"], ["demo"]])
 def test_every_command_has_help(command):
     out = run(*command, "--help").stdout
     assert "Usage" in out and "--help" in out
@@ -82,3 +82,20 @@ def test_mixing_models_is_refused_on_the_command_line(image_folder, tiny_model, 
 def test_bad_option_values_are_usage_errors(image_folder, tmp_path):
     result = run("index", image_folder, "--gallery", tmp_path / "g", "--index", "lsh", check_code=2)
     assert "--index" in result.stderr
+
+
+def test_create_model_writes_a_model_that_index_accepts(image_folder, tmp_path):
+    created = run("create-model", tmp_path / "m", "--image-size", "32", "--head", "32,16", "--trainable-from", "layer4")
+    assert "resnet18 (random weights), 32 px, 16-d embedding" in created.stdout
+    run("index", image_folder, "--gallery", tmp_path / "g", "--model", tmp_path / "m", "--workers", "0")
+    assert "16" in run("info", "--gallery", tmp_path / "g").stdout.split("embedding dim: ")[1]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--head", "512,x"], "--head"),
+    (["--backbone", "vgg"], "unknown backbone"),
+    (["--weights", "missing.safetensors"], "weights file not found"),
+])
+def test_create_model_errors(tmp_path, args, message):
+    result = run("create-model", tmp_path / "m", *args, check_code=2)
+    assert message in result.stderr and "Traceback" not in result.stderr
