@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from lookalike.data import BadImage
+from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError
 from lookalike.gallery import INDEX_KINDS
 from lookalike.runtime import PRECISIONS
@@ -61,10 +62,8 @@ def _warn_skipped(skipped: list[BadImage]) -> None:
         _say(f"warning: skipped {bad.path}: {bad.reason}")
 
 
-def _check_precision(precision: str) -> str:
-    if precision not in PRECISIONS:
-        raise typer.BadParameter(f"choose one of {', '.join(PRECISIONS)}", param_hint="--precision")
-    return precision
+def _settings(batch_size: int, workers: int | None, device: str | None, precision: str) -> EmbedSettings:
+    return EmbedSettings(batch_size=batch_size, workers=workers, device=device, precision=precision)
 
 
 @app.command("create-model")
@@ -121,8 +120,8 @@ def index(
         raise typer.BadParameter(f"choose one of {', '.join(INDEX_KINDS)}", param_hint="--index")
     with _progress("embedding") as (on_plan, on_progress):
         report = index_folder(
-            folder, gallery, model=model, index=index_kind, prune=prune, batch_size=batch_size, workers=workers,
-            device=device, precision=_check_precision(precision), on_plan=on_plan, on_progress=on_progress,
+            folder, gallery, model=model, index=index_kind, prune=prune,
+            settings=_settings(batch_size, workers, device, precision), on_plan=on_plan, on_progress=on_progress,
         )
     _warn_skipped(report.skipped)
     missing = ""
@@ -154,8 +153,8 @@ def search(
 
     with _progress("embedding queries") as (on_plan, on_progress):
         report = search_images(
-            queries, gallery, k=k, model=model, exclude_self=exclude_self, batch_size=batch_size, workers=workers,
-            device=device, precision=_check_precision(precision), on_plan=on_plan, on_progress=on_progress,
+            queries, gallery, k=k, model=model, exclude_self=exclude_self,
+            settings=_settings(batch_size, workers, device, precision), on_plan=on_plan, on_progress=on_progress,
         )
     _warn_skipped(report.skipped)
     if as_json:

@@ -15,7 +15,27 @@ import torch
 
 from lookalike.data import BadImage, DecodedBatch, iter_decoded_batches
 from lookalike.models import Encoder
-from lookalike.runtime import autocast, autocast_dtype, pick_device
+from lookalike.errors import LookalikeError
+from lookalike.runtime import PRECISIONS, autocast, autocast_dtype, pick_device
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """How to run an encoder over files: images per batch, decoding processes (None: up to 4, 0: in this
+    process), device (None: CUDA when present) and precision (auto: bf16 where the hardware makes it fast)."""
+
+    batch_size: int = 64
+    workers: int | None = None
+    device: str | None = None
+    precision: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise LookalikeError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.workers is not None and self.workers < 0:
+            raise LookalikeError(f"workers must be 0 or more, got {self.workers}")
+        if self.precision not in PRECISIONS:
+            raise LookalikeError(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
 
 
 @dataclass
@@ -31,9 +51,10 @@ class Embeddings:
 class Embedder:
     """Runs one encoder over image batches. It moves the encoder to its device and memory format for good."""
 
-    def __init__(self, encoder: Encoder, *, device: str | None = None, precision: str = "auto") -> None:
-        self.device = pick_device(device)
-        self.dtype = autocast_dtype(self.device, precision)
+    def __init__(self, encoder: Encoder, settings: EmbedSettings = EmbedSettings()) -> None:
+        self.settings = settings
+        self.device = pick_device(settings.device)
+        self.dtype = autocast_dtype(self.device, settings.precision)
         self.encoder = encoder.eval().to(self.device, memory_format=torch.channels_last)
         self.image_size = encoder.config.image_size
         self.dim = encoder.config.embedding_dim
@@ -47,28 +68,20 @@ class Embedder:
         with autocast(self.device, self.dtype):
             return self.encoder(self.encoder.normalise(images)).cpu().numpy()  # fp32, unit length
 
-    def iter_paths(
-        self, paths: Sequence[Path], *, batch_size: int = 64, workers: int | None = None
-    ) -> Iterator[tuple[DecodedBatch, np.ndarray]]:
+    def iter_paths(self, paths: Sequence[Path]) -> Iterator[tuple[DecodedBatch, np.ndarray]]:
         """Each decoded batch with its embeddings, in input order; bad files travel in batch.failures."""
         batches = iter_decoded_batches(
-            paths, self.image_size, batch_size=batch_size, workers=workers, pin_memory=self.device.type == "cuda"
+            paths, self.image_size, batch_size=self.settings.batch_size, workers=self.settings.workers,
+            pin_memory=self.device.type == "cuda",
         )
         for batch in batches:
             yield batch, self.embed_pixels(batch.pixels)
 
-    def embed_paths(
-        self,
-        paths: Sequence[Path],
-        *,
-        batch_size: int = 64,
-        workers: int | None = None,
-        on_progress: Callable[[int], None] | None = None,
-    ) -> Embeddings:
+    def embed_paths(self, paths: Sequence[Path], *, on_progress: Callable[[int], None] | None = None) -> Embeddings:
         """Embed every file in `paths`; `on_progress(n)` is told how many files each batch settled."""
         result = Embeddings(vectors=np.zeros((0, self.dim), np.float32))
         chunks = []
-        for batch, vectors in self.iter_paths(paths, batch_size=batch_size, workers=workers):
+        for batch, vectors in self.iter_paths(paths):
             result.indices += batch.indices
             result.sha256 += batch.sha256
             result.failures += batch.failures

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lookalike.data import BadImage, file_sha256, find_images, label_for
-from lookalike.embed import Embedder
+from lookalike.embed import EmbedSettings, Embedder
 from lookalike.gallery import Gallery, ImageRecord
 from lookalike.workspace import ModelLike, open_gallery_without_model, open_or_create_gallery
 
@@ -60,10 +60,7 @@ def index_folder(
     model: ModelLike = None,
     index: str | None = None,
     prune: bool = False,
-    batch_size: int = 64,
-    workers: int | None = None,
-    device: str | None = None,
-    precision: str = "auto",
+    settings: EmbedSettings = EmbedSettings(),
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> IndexReport:
@@ -85,8 +82,7 @@ def index_folder(
         pending = _plan(images, store, report)
         if on_plan:
             on_plan(len(pending))
-        _embed_into(store, Embedder(encoder, device=device, precision=precision), pending, folder, report,
-                    batch_size=batch_size, workers=workers, on_progress=on_progress)
+        _embed_into(store, Embedder(encoder, settings), pending, folder, report, on_progress)
         found = {str(path) for path in images}
         gone = [image.path for image in store.images() if _is_under(image.path, folder) and image.path not in found]
         report.missing = len(gone)
@@ -116,11 +112,11 @@ def _plan(images: list[Path], store: Gallery, report: IndexReport) -> list[_Pend
     return pending
 
 
-def _embed_into(store: Gallery, embedder: Embedder, pending: list[_Pending], folder: Path, report: IndexReport, *,
-                batch_size: int, workers: int | None, on_progress: Callable[[int], None] | None) -> None:
+def _embed_into(store: Gallery, embedder: Embedder, pending: list[_Pending], folder: Path, report: IndexReport,
+                on_progress: Callable[[int], None] | None) -> None:
     last_commit = time.monotonic()
     paths = [item.path for item in pending]
-    for batch, vectors in embedder.iter_paths(paths, batch_size=batch_size, workers=workers):
+    for batch, vectors in embedder.iter_paths(paths):
         records = []
         for position, sha256 in zip(batch.indices, batch.sha256):
             item = pending[position]

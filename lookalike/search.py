@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lookalike.data import BadImage, collect_images
-from lookalike.embed import Embedder
+from lookalike.embed import EmbedSettings, Embedder
 from lookalike.gallery import Hit
 from lookalike.workspace import ModelLike, open_gallery
 
@@ -31,10 +31,7 @@ def search_images(
     k: int = 10,
     model: ModelLike = None,
     exclude_self: bool = False,
-    batch_size: int = 64,
-    workers: int | None = None,
-    device: str | None = None,
-    precision: str = "auto",
+    settings: EmbedSettings = EmbedSettings(),
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> SearchReport:
@@ -50,9 +47,7 @@ def search_images(
     with store:
         if on_plan:
             on_plan(len(paths))
-        embedded = Embedder(encoder, device=device, precision=precision).embed_paths(
-            paths, batch_size=batch_size, workers=workers, on_progress=on_progress
-        )
+        embedded = Embedder(encoder, settings).embed_paths(paths, on_progress=on_progress)
         found = [paths[i] for i in embedded.indices]
         exclude = None
         if exclude_self:

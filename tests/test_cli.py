@@ -79,9 +79,14 @@ def test_mixing_models_is_refused_on_the_command_line(image_folder, tiny_model, 
     assert "error:" in result.stderr and "model" in result.stderr
 
 
-def test_bad_option_values_are_usage_errors(image_folder, tmp_path):
-    result = run("index", image_folder, "--gallery", tmp_path / "g", "--index", "lsh", check_code=2)
-    assert "--index" in result.stderr
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--index", "lsh", "--index"),
+    ("--precision", "fp8", "unknown precision 'fp8'"),
+    ("--batch-size", "0", "--batch-size"),
+])
+def test_bad_option_values_are_refused(image_folder, tmp_path, option, value, message):
+    result = run("index", image_folder, "--gallery", tmp_path / "g", option, value, check_code=2)
+    assert message in result.stderr and "Traceback" not in result.stderr
 
 
 def test_create_model_writes_a_model_that_index_accepts(image_folder, tmp_path):

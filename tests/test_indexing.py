@@ -7,11 +7,13 @@ from PIL import Image
 
 from imagegen import TINY_CONFIG, write_truncated_jpeg
 from lookalike.data import find_images
-from lookalike.embed import Embedder
+from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import ModelMismatchError
 from lookalike.gallery import Gallery
 from lookalike.indexing import index_folder, remove_from_gallery
 from lookalike.models import create_encoder, load_model, model_id, save_model
+
+IN_PROCESS = EmbedSettings(workers=0)  # small folders: worker start-up would cost more than it saves
 
 
 def _paths(gallery):
@@ -20,7 +22,7 @@ def _paths(gallery):
 
 
 def test_first_run_indexes_everything_with_labels(image_folder, tiny_model, tmp_path):
-    report = index_folder(image_folder, tmp_path / "g", model=tiny_model, workers=0)
+    report = index_folder(image_folder, tmp_path / "g", model=tiny_model, settings=IN_PROCESS)
     assert (report.found, report.added, report.updated, report.unchanged) == (12, 12, 0, 0)
     assert report.skipped == []
     assert _paths(tmp_path / "g") == [str(p) for p in find_images(image_folder)]
@@ -30,9 +32,9 @@ def test_first_run_indexes_everything_with_labels(image_folder, tiny_model, tmp_
 
 
 def test_the_stored_vectors_are_the_model_embeddings(image_folder, tiny_model, tmp_path):
-    index_folder(image_folder, tmp_path / "g", model=tiny_model, workers=0)
+    index_folder(image_folder, tmp_path / "g", model=tiny_model, settings=IN_PROCESS)
     paths = find_images(image_folder)
-    expected = Embedder(load_model(tiny_model)).embed_paths(paths, workers=0).vectors
+    expected = Embedder(load_model(tiny_model), IN_PROCESS).embed_paths(paths).vectors
     with Gallery.open(tmp_path / "g", read_only=True) as store:
         ids = [store.find(str(path)).id for path in paths]
         np.testing.assert_allclose(store.vectors(ids), expected, atol=1e-6)
@@ -40,9 +42,9 @@ def test_the_stored_vectors_are_the_model_embeddings(image_folder, tiny_model, t
 
 def test_a_second_run_embeds_only_what_changed(image_folder, tiny_model, tmp_path):
     gallery = tmp_path / "g"
-    index_folder(image_folder, gallery, model=tiny_model, workers=0)
+    index_folder(image_folder, gallery, model=tiny_model, settings=IN_PROCESS)
 
-    again = index_folder(image_folder, gallery, workers=0)
+    again = index_folder(image_folder, gallery, settings=IN_PROCESS)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 12)
 
     touched = image_folder / "class0" / "img0.jpg"  # same bytes, new mtime: the hash says unchanged
@@ -51,7 +53,7 @@ def test_a_second_run_embeds_only_what_changed(image_folder, tiny_model, tmp_pat
     Image.new("RGB", (40, 40), (0, 200, 0)).save(changed)
     shutil.copy(changed, image_folder / "class2" / "new.png")
 
-    third = index_folder(image_folder, gallery, workers=0)
+    third = index_folder(image_folder, gallery, settings=IN_PROCESS)
     assert (third.added, third.updated, third.unchanged) == (1, 1, 11)
     with Gallery.open(gallery, read_only=True) as store:
         assert len(store) == 13
@@ -62,12 +64,12 @@ def test_a_second_run_embeds_only_what_changed(image_folder, tiny_model, tmp_pat
 
 def test_deleted_files_are_reported_and_pruned_only_on_request(image_folder, tiny_model, tmp_path):
     gallery = tmp_path / "g"
-    index_folder(image_folder, gallery, model=tiny_model, workers=0)
+    index_folder(image_folder, gallery, model=tiny_model, settings=IN_PROCESS)
     (image_folder / "class0" / "img0.jpg").unlink()
-    kept = index_folder(image_folder, gallery, workers=0)
+    kept = index_folder(image_folder, gallery, settings=IN_PROCESS)
     assert (kept.missing, kept.removed) == (1, 0)
     assert len(_paths(gallery)) == 12
-    pruned = index_folder(image_folder, gallery, prune=True, workers=0)
+    pruned = index_folder(image_folder, gallery, prune=True, settings=IN_PROCESS)
     assert (pruned.missing, pruned.removed) == (1, 1)
     assert len(_paths(gallery)) == 11
 
@@ -76,7 +78,7 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(image_folder, t
     write_truncated_jpeg(image_folder / "class0" / "truncated.jpg")
     (image_folder / "class1" / "x.jpg").write_text("this is not a picture")
     (image_folder / "class2" / "empty.png").write_bytes(b"")
-    report = index_folder(image_folder, tmp_path / "g", model=tiny_model, workers=2)
+    report = index_folder(image_folder, tmp_path / "g", model=tiny_model, settings=EmbedSettings(workers=2))
     assert report.found == 15
     assert report.added == 12
     skipped = {bad.path.name: bad.reason for bad in report.skipped}
@@ -87,16 +89,16 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(image_folder, t
 
 def test_another_model_is_refused_and_the_gallery_is_left_as_it_was(image_folder, tiny_model, tmp_path):
     gallery = tmp_path / "g"
-    index_folder(image_folder, gallery, model=tiny_model, workers=0)
+    index_folder(image_folder, gallery, model=tiny_model, settings=IN_PROCESS)
     before = {p.name: p.read_bytes() for p in gallery.iterdir() if p.is_file()}
     other = create_encoder(TINY_CONFIG, seed=1)
     with pytest.raises(ModelMismatchError):
-        index_folder(image_folder, gallery, model=other, workers=0)
+        index_folder(image_folder, gallery, model=other, settings=IN_PROCESS)
     assert {p.name: p.read_bytes() for p in gallery.iterdir() if p.is_file()} == before
 
 
 def test_the_gallery_keeps_a_copy_of_its_model(image_folder, tiny_model, tmp_path):
-    index_folder(image_folder, tmp_path / "g", model=tiny_model, workers=0)
+    index_folder(image_folder, tmp_path / "g", model=tiny_model, settings=IN_PROCESS)
     shutil.rmtree(tiny_model)  # the original is gone; the gallery still knows its model
     with Gallery.open(tmp_path / "g", read_only=True) as store:
         assert model_id(load_model(store.model_dir)) == store.info.model_id
@@ -104,7 +106,7 @@ def test_the_gallery_keeps_a_copy_of_its_model(image_folder, tiny_model, tmp_pat
 
 def test_remove_images_and_folders(image_folder, tiny_model, tmp_path):
     gallery = tmp_path / "g"
-    index_folder(image_folder, gallery, model=tiny_model, workers=0)
+    index_folder(image_folder, gallery, model=tiny_model, settings=IN_PROCESS)
     assert remove_from_gallery([image_folder / "class0" / "img1.png"], gallery) == 1
     assert remove_from_gallery([image_folder / "class2"], gallery) == 4
     assert remove_from_gallery([image_folder / "class2"], gallery) == 0
@@ -114,9 +116,9 @@ def test_remove_images_and_folders(image_folder, tiny_model, tmp_path):
 
 def test_an_approximate_index_can_be_chosen_and_changed(image_folder, tiny_model, tmp_path):
     gallery = tmp_path / "g"
-    index_folder(image_folder, gallery, model=tiny_model, index="hnsw", workers=0)
+    index_folder(image_folder, gallery, model=tiny_model, index="hnsw", settings=IN_PROCESS)
     with Gallery.open(gallery, read_only=True) as store:
         assert store.info.index == "hnsw"
-    index_folder(image_folder, gallery, index="flat", workers=0)
+    index_folder(image_folder, gallery, index="flat", settings=IN_PROCESS)
     with Gallery.open(gallery, read_only=True) as store:
         assert (store.info.index, len(store)) == ("flat", 12)

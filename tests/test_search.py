@@ -3,22 +3,24 @@ import pytest
 
 from imagegen import write_truncated_jpeg
 from lookalike.data import find_images
-from lookalike.embed import Embedder
+from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError
 from lookalike.indexing import index_folder
 from lookalike.models import load_model
 from lookalike.search import search_images
 
+IN_PROCESS = EmbedSettings(workers=0)  # small folders: worker start-up would cost more than it saves
+
 
 @pytest.fixture
 def gallery(image_folder, tiny_model, tmp_path):
-    index_folder(image_folder, tmp_path / "g", model=tiny_model, workers=0)
+    index_folder(image_folder, tmp_path / "g", model=tiny_model, settings=IN_PROCESS)
     return tmp_path / "g"
 
 
 def test_an_indexed_image_finds_itself_first(image_folder, gallery):
     query = image_folder / "class1" / "img2.jpg"
-    [result] = search_images([query], gallery, k=3, workers=0).results
+    [result] = search_images([query], gallery, k=3, settings=IN_PROCESS).results
     assert result.hits[0].image.path == str(query.resolve())
     assert result.hits[0].score >= 0.99
     assert [hit.score for hit in result.hits] == sorted((hit.score for hit in result.hits), reverse=True)
@@ -26,8 +28,8 @@ def test_an_indexed_image_finds_itself_first(image_folder, gallery):
 
 def test_top_k_equals_brute_force_cosine(image_folder, tiny_model, gallery):
     paths = find_images(image_folder)
-    vectors = Embedder(load_model(tiny_model)).embed_paths(paths, workers=0).vectors
-    report = search_images([image_folder], gallery, k=5, workers=0)
+    vectors = Embedder(load_model(tiny_model), IN_PROCESS).embed_paths(paths).vectors
+    report = search_images([image_folder], gallery, k=5, settings=IN_PROCESS)
     assert [r.query for r in report.results] == paths
     similarity = vectors @ vectors.T
     for row, result in zip(similarity, report.results):
@@ -39,20 +41,20 @@ def test_top_k_equals_brute_force_cosine(image_folder, tiny_model, gallery):
 
 def test_exclude_self_drops_the_query_and_still_returns_k(image_folder, gallery):
     query = (image_folder / "class0" / "img0.jpg").resolve()
-    [result] = search_images([query], gallery, k=4, exclude_self=True, workers=0).results
+    [result] = search_images([query], gallery, k=4, exclude_self=True, settings=IN_PROCESS).results
     assert len(result.hits) == 4
     assert str(query) not in [hit.image.path for hit in result.hits]
 
 
 def test_k_larger_than_the_gallery_returns_every_image(image_folder, gallery):
-    [result] = search_images([image_folder / "class0" / "img0.jpg"], gallery, k=50, workers=0).results
+    [result] = search_images([image_folder / "class0" / "img0.jpg"], gallery, k=50, settings=IN_PROCESS).results
     assert len(result.hits) == 12
 
 
 def test_an_unreadable_query_is_skipped_and_the_rest_answered(image_folder, gallery, tmp_path):
     bad = tmp_path / "bad.jpg"
     write_truncated_jpeg(bad)
-    report = search_images([bad, image_folder / "class2" / "img3.png"], gallery, k=2, workers=0)
+    report = search_images([bad, image_folder / "class2" / "img3.png"], gallery, k=2, settings=IN_PROCESS)
     assert [r.query.name for r in report.results] == ["img3.png"]
     assert [b.path.name for b in report.skipped] == ["bad.jpg"]
 
