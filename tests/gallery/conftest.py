@@ -53,6 +53,17 @@ def folder(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def committed(new_gallery: Callable[..., Gallery], folder: Path, model_id: str,
+              make_records: Callable[..., list[ImageRecord]], unit_vectors: Callable[..., np.ndarray]) -> Path:
+    """A closed gallery folder holding three committed images."""
+    gallery = new_gallery()
+    gallery.add(make_records(3), unit_vectors(3), model_id=model_id)
+    gallery.commit()
+    gallery.close()
+    return folder
+
+
+@pytest.fixture
 def new_gallery(folder: Path) -> Iterator[Callable[..., Gallery]]:
     """Create galleries in ``folder`` (at most one per test) and close them at teardown."""
     opened: list[Gallery] = []

@@ -17,16 +17,6 @@ def refusal(action) -> str:
     return str(raised.value)
 
 
-@pytest.fixture
-def committed(new_gallery, folder, model_id, make_records, unit_vectors):
-    """A closed gallery holding three committed images."""
-    gallery = new_gallery()
-    gallery.add(make_records(3), unit_vectors(3), model_id=model_id)
-    gallery.commit()
-    gallery.close()
-    return folder
-
-
 def test_open_a_missing_folder(folder):
     message = refusal(lambda: Gallery.open(folder))
 
