@@ -16,6 +16,7 @@ from torch import nn
 
 from lookalike.errors import LookalikeError
 from lookalike.models.backbones import STAGES, backbone_spec, build_backbone, freeze_before
+from lookalike.models.pair_head import PAIR_HEADS, PairHead
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -33,6 +34,8 @@ class EncoderConfig:
     std: tuple[float, float, float] = IMAGENET_STD
     # The first trainable stage; earlier stages stay frozen. None trains everything.
     trainable_from: str | None = None
+    # A same/different head on pairs of embeddings ("l1" or "chi2"), trained by the pair objective; None: no head.
+    pair_head: str | None = None
 
     def __post_init__(self) -> None:
         backbone_spec(self.backbone)  # raises for an unknown name
@@ -44,6 +47,8 @@ class EncoderConfig:
             raise LookalikeError("mean and std need three values each, std positive")
         if self.trainable_from is not None and self.trainable_from not in STAGES:
             raise LookalikeError(f"unknown stage {self.trainable_from!r}; choose one of {', '.join(STAGES)}")
+        if self.pair_head is not None and self.pair_head not in PAIR_HEADS:
+            raise LookalikeError(f"unknown pair head {self.pair_head!r}; choose one of {', '.join(PAIR_HEADS)}")
         object.__setattr__(self, "head", tuple(int(width) for width in self.head))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
@@ -93,6 +98,7 @@ class Encoder(nn.Module):
         self.origin: dict = {}
         self.backbone = build_backbone(config.backbone)
         self.head = _mlp_head(backbone_spec(config.backbone).feature_dim, config.head)
+        self.pair_head = PairHead(config.embedding_dim, config.pair_head) if config.pair_head else None
         self._frozen = freeze_before(self.backbone, config.trainable_from)
         self.register_buffer("_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
@@ -105,8 +111,10 @@ class Encoder(nn.Module):
         return self
 
     def normalise(self, pixels: torch.Tensor) -> torch.Tensor:
-        """uint8 RGB (N x 3 x H x W) -> the float input the backbone expects."""
-        return (pixels.to(self._mean.dtype) / 255.0 - self._mean) / self._std
+        """RGB (N x 3 x H x W), uint8 or float in [0, 1] (augmented views) -> the float input the backbone expects."""
+        if pixels.dtype == torch.uint8:
+            pixels = pixels.to(self._mean.dtype) / 255.0
+        return (pixels - self._mean) / self._std
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Backbone features before the head (what a linear probe or projection head may use)."""

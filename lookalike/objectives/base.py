@@ -1,0 +1,35 @@
+"""What every training objective takes and returns, so the trainer can swap one for another."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass
+class ObjectiveOutput:
+    loss: torch.Tensor  # scalar, differentiable
+    stats: dict[str, float]  # detached numbers to log, e.g. {"active": 0.42}
+
+
+class Objective(nn.Module, ABC):
+    """A loss over two augmented views of the same B images (row i of both views comes from image i).
+
+    The objective runs the encoder itself rather than taking embeddings, so an objective may embed through a part
+    of the model the others do not use (a projection head, say).
+    """
+
+    name: str
+
+    @abstractmethod
+    def forward(
+        self,
+        encoder: nn.Module,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> ObjectiveOutput:
+        """`generator` (CPU, or None for the global one) drives any sampling, so a seeded run repeats exactly."""

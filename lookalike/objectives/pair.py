@@ -1,0 +1,57 @@
+"""The pair objective: a siamese head learns to tell two views of one image from views of two different images."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lookalike.models.pair_head import PairHead
+from lookalike.objectives.base import Objective, ObjectiveOutput
+
+
+def random_derangement(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A permutation of range(n), n >= 2, with no fixed points: item i is paired with a random other item.
+
+    It walks a random order and sends each item to the next one (a random n-cycle), which needs no rejection loop;
+    not every derangement is reachable, but each item's partner is uniform over the others, which is all a
+    "different" pair needs.
+    """
+    order = torch.randperm(n, generator=generator)
+    derangement = torch.empty_like(order)
+    derangement[order] = order.roll(-1)
+    return derangement
+
+
+class PairObjective(Objective):
+    """Binary cross-entropy on same pairs (two views of image i) and different pairs (view 1 of i, view 2 of j).
+
+    The head is held as a plain attribute, not a submodule: it lives inside the model being trained, whose
+    parameters the trainer optimises, so it must not appear a second time in this objective's parameters().
+    """
+
+    name = "pair"
+
+    def __init__(self, head: PairHead) -> None:
+        super().__init__()
+        object.__setattr__(self, "head", head)
+
+    def forward(
+        self,
+        encoder: nn.Module,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> ObjectiveOutput:
+        embeddings = encoder(torch.cat([first, second]))  # one pass, so batch norm sees both views together
+        view1, view2 = embeddings.split(len(first))
+        partners = view2
+        if len(first) > 1:  # one image has no other image to pair with
+            others = random_derangement(len(first), generator).to(embeddings.device)
+            view1 = torch.cat([view1, view1])
+            partners = torch.cat([view2, view2[others]])
+        labels = torch.zeros(len(partners), device=embeddings.device)
+        labels[: len(first)] = 1.0
+        logits = self.head(view1, partners)
+        accuracy = float(((logits.detach() > 0) == (labels > 0.5)).float().mean())
+        return ObjectiveOutput(F.binary_cross_entropy_with_logits(logits, labels), {"pair_accuracy": accuracy})
