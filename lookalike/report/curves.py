@@ -1,0 +1,46 @@
+"""The loss curve of a training run as a PNG: training loss, validation loss, and the validation triplet accuracy
+on its own axis, since a loss alone says little about whether the embedding orders images correctly."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from lookalike.atomic import write_bytes_atomic
+
+CURVES_FILE = "curves.png"
+
+
+def plot_curves(rows: list[dict], path: str | Path, title: str = "training") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display needed; set before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    epochs = [row["epoch"] for row in rows]
+    figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=110)
+    loss_axis.plot(epochs, [row["train_loss"] for row in rows], "o-", label="train loss")
+    valid = [(row["epoch"], row["valid_loss"]) for row in rows if row.get("valid_loss") is not None]
+    if valid:
+        loss_axis.plot(*zip(*valid), "s--", label="validation loss")
+    loss_axis.set_xlabel("epoch")
+    loss_axis.set_ylabel("loss")
+    loss_axis.grid(alpha=0.3)
+    handles, labels = loss_axis.get_legend_handles_labels()
+    accuracy = [(row["epoch"], row["valid_triplet_accuracy"]) for row in rows
+                if row.get("valid_triplet_accuracy") is not None]
+    if accuracy:
+        accuracy_axis = loss_axis.twinx()
+        accuracy_axis.plot(*zip(*accuracy), "^:", color="tab:green", label="validation d(a,p) < d(a,n)")
+        accuracy_axis.set_ylabel("validation triplet accuracy")
+        accuracy_axis.set_ylim(0, 1.02)
+        more_handles, more_labels = accuracy_axis.get_legend_handles_labels()
+        handles, labels = handles + more_handles, labels + more_labels
+    loss_axis.legend(handles, labels, loc="best", fontsize="small")
+    loss_axis.set_title(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    plt.close(figure)
+    write_bytes_atomic(path, buffer.getvalue())
+    return Path(path)

@@ -1,0 +1,18 @@
+"""Training encoders without labels: the one objective-agnostic Trainer, and training from a folder of images."""
+
+from __future__ import annotations
+
+from lookalike.train.folder import Callbacks, FolderRun, resume_training, train_folder
+from lookalike.train.settings import TrainSettings
+from lookalike.train.trainer import StepProgress, Trainer, TrainReport
+
+__all__ = [
+    "Callbacks",
+    "FolderRun",
+    "StepProgress",
+    "TrainReport",
+    "TrainSettings",
+    "Trainer",
+    "resume_training",
+    "train_folder",
+]

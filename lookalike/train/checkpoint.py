@@ -1,0 +1,94 @@
+"""A training run's full state after an epoch: weights, optimiser, RNG and history. Safetensors + JSON, never pickle.
+
+The tensors go to `state.safetensors` and everything else to `state.json`, which is written second and records the
+tensors file's hash: a reader that finds the two out of step (a crash between the writes) refuses them instead of
+resuming from a mixture.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from lookalike.atomic import write_bytes_atomic, write_json_atomic
+from lookalike.errors import LookalikeError
+
+CHECKPOINT_DIR = "checkpoint"
+TENSORS_FILE = "state.safetensors"
+STATE_FILE = "state.json"
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Checkpoint:
+    model: dict[str, torch.Tensor]
+    optimizer: dict
+    """In `torch.optim.Optimizer.state_dict()` form."""
+    rng: torch.Tensor
+    """The CPU generator state of torch's global RNG."""
+    meta: dict
+    """epoch, step, settings, history and whatever the run records about itself; JSON-serialisable."""
+
+
+def checkpoint_dir(model_dir: str | Path) -> Path:
+    return Path(model_dir) / CHECKPOINT_DIR
+
+
+def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
+    folder = Path(folder)
+    tensors = {f"model.{key}": value.detach().cpu().contiguous() for key, value in checkpoint.model.items()}
+    scalars: dict[str, dict[str, float | int | bool]] = {}
+    for index, entry in checkpoint.optimizer["state"].items():
+        for name, value in entry.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{index}.{name}"] = value.detach().cpu().contiguous()
+            elif value is not None:
+                scalars.setdefault(str(index), {})[name] = value
+    tensors["rng.cpu"] = checkpoint.rng.cpu()
+    data = save_safetensors(tensors)
+    write_bytes_atomic(folder / TENSORS_FILE, data)
+    write_json_atomic(folder / STATE_FILE, {
+        "format": FORMAT_VERSION,
+        "tensors_sha256": hashlib.sha256(data).hexdigest(),
+        "optimizer_param_groups": checkpoint.optimizer["param_groups"],
+        "optimizer_scalars": scalars,
+        **checkpoint.meta,
+    })
+
+
+def load_checkpoint(folder: str | Path) -> Checkpoint:
+    folder = Path(folder)
+    state_path = folder / STATE_FILE
+    try:
+        meta = json.loads(state_path.read_text(encoding="utf-8"))
+        data = (folder / TENSORS_FILE).read_bytes()
+    except FileNotFoundError as err:
+        raise LookalikeError(f"no checkpoint to resume from in {folder} ({Path(err.filename).name} is missing)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise LookalikeError(f"{folder}: unreadable checkpoint ({err})") from None
+    if meta.get("format") != FORMAT_VERSION:
+        raise LookalikeError(f"{state_path}: checkpoint format {meta.get('format')!r} is not supported")
+    if hashlib.sha256(data).hexdigest() != meta.get("tensors_sha256"):
+        raise LookalikeError(f"{folder}: {TENSORS_FILE} does not match {STATE_FILE} (interrupted write or replaced)")
+    try:
+        tensors = load_safetensors(data)
+    except SafetensorError as err:
+        raise LookalikeError(f"{folder / TENSORS_FILE}: unreadable ({err})") from None
+    model = {key[len("model."):]: value for key, value in tensors.items() if key.startswith("model.")}
+    optim_state: dict[int, dict] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, index, name = key.split(".", 2)
+            optim_state.setdefault(int(index), {})[name] = value
+    for index, entry in meta.pop("optimizer_scalars").items():
+        optim_state.setdefault(int(index), {}).update(entry)
+    optimizer = {"state": optim_state, "param_groups": meta.pop("optimizer_param_groups")}
+    del meta["format"], meta["tensors_sha256"]
+    return Checkpoint(model=model, optimizer=optimizer, rng=tensors["rng.cpu"], meta=meta)

@@ -1,0 +1,137 @@
+"""Training from a folder of unlabeled images, and resuming such a run: what `lookalike train` does.
+
+Folder names are never read here: the split is by position and the objectives make their own pairs, so the training
+is label-free whatever the folder looks like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lookalike.data import BadImage, find_images, split_indices
+from lookalike.data.cache import ImageCache, cache_images
+from lookalike.errors import LookalikeError
+from lookalike.models import EncoderConfig, create_encoder
+from lookalike.models.storage import CONFIG_FILE
+from lookalike.objectives.choice import ObjectiveChoice
+from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
+from lookalike.train.settings import TrainSettings
+from lookalike.train.trainer import StepProgress, Trainer, TrainReport
+from lookalike.views import PlainView, ViewRecipe, recipe_from_dict, recipe_named
+
+CACHE_SCALE = 2
+"""Images are cached at twice the model input, so the seed's centre half-crop is cut at full resolution."""
+
+
+@dataclass
+class FolderRun:
+    """What a finished (or resumed) run did with the folder's files."""
+
+    report: TrainReport
+    train_images: int
+    valid_images: int
+    skipped: list[BadImage]
+    duplicates: list[Path]
+
+
+@dataclass
+class Callbacks:
+    say: Callable[[str], None] = print
+    on_plan: Callable[[int], None] | None = None
+    """Told how many files will be decoded into the cache."""
+    on_decoded: Callable[[int], None] | None = None
+    on_progress: Callable[[StepProgress], None] | None = None
+    on_epoch: Callable[[dict], None] | None = None
+
+
+def train_folder(
+    folder: str | Path,
+    out: str | Path,
+    *,
+    objective: ObjectiveChoice = ObjectiveChoice(),
+    settings: TrainSettings = TrainSettings(),
+    backbone: str = "resnet18",
+    weights: str | None = None,
+    image_size: int = 128,
+    head: tuple[int, ...] = (512, 256, 256),
+    trainable_from: str | None = None,
+    views: str = "seed",
+    valid_fraction: float = 0.2,
+    callbacks: Callbacks = Callbacks(),
+) -> FolderRun:
+    """Train a new encoder on the images under `folder` and write it to `out` (a model folder).
+
+    With pretrained `weights` and no `trainable_from`, only `layer4` and the head train, as in the seed recipe.
+    `views` names the recipe for the second view ("seed" or "simclr"); the first view is the plain image.
+    """
+    out = Path(out)
+    if checkpoint_dir(out).is_dir():
+        raise LookalikeError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+    if (out / CONFIG_FILE).exists():
+        raise LookalikeError(f"{out} already holds a model; choose another --out (nothing was overwritten)")
+    if not 0 < valid_fraction < 1:
+        raise LookalikeError(f"the validation fraction must be between 0 and 1, got {valid_fraction}")
+    if trainable_from is None and weights is not None:
+        trainable_from = "layer4"
+    config = EncoderConfig(backbone=backbone, image_size=image_size, head=head, trainable_from=trainable_from,
+                           pair_head=objective.encoder_pair_head)
+    second = recipe_named(views)
+    encoder = create_encoder(config, weights=weights, seed=settings.seed)
+    run_info = {
+        "folder": str(Path(folder).resolve()),
+        "objective": objective.name,
+        "objective_settings": objective.describe(),
+        "views": [PlainView().to_dict(), second.to_dict()],
+        "valid_fraction": valid_fraction,
+    }
+    return _run(folder, out, encoder, objective, PlainView(), second, settings, run_info, False, callbacks)
+
+
+def resume_training(out: str | Path, *, epochs: int | None = None, callbacks: Callbacks = Callbacks()) -> FolderRun:
+    """Continue the run saved in `out` from its last finished epoch, with its own settings (and, if given, a new
+    total number of epochs)."""
+    out = Path(out)
+    meta = load_checkpoint(checkpoint_dir(out)).meta
+    run_info = meta["run"]
+    settings = TrainSettings.from_dict(meta["settings"])
+    if epochs is not None:
+        settings = replace(settings, epochs=epochs)
+    objective = ObjectiveChoice(**run_info["objective_settings"])
+    encoder = create_encoder(EncoderConfig.from_dict(meta["architecture"]), seed=settings.seed)
+    first, second = (recipe_from_dict(view) for view in run_info["views"])
+    callbacks.say(f"resuming {out} after epoch {meta['epoch']} of {settings.epochs}; "
+                  "its settings come from the checkpoint")
+    return _run(run_info["folder"], out, encoder, objective, first, second, settings, run_info, True, callbacks)
+
+
+def _run(
+    folder, out: Path, encoder, objective: ObjectiveChoice, first: ViewRecipe, second: ViewRecipe,
+    settings: TrainSettings, run_info: dict, resume: bool, callbacks: Callbacks,
+) -> FolderRun:
+    paths = find_images(folder)
+    if resume and run_info.get("files") != len(paths):
+        callbacks.say(f"warning: {folder} held {run_info.get('files')} files when the run started and holds "
+                      f"{len(paths)} now; the split and the remaining epochs will differ from the original run")
+    run_info["files"] = len(paths)
+    if callbacks.on_plan:
+        callbacks.on_plan(len(paths))
+    cache = cache_images(paths, CACHE_SCALE * encoder.config.image_size, workers=settings.workers,
+                         on_progress=callbacks.on_decoded)
+    train, valid = _split(cache, run_info["valid_fraction"], settings.seed)
+    callbacks.say(f"{len(paths)} files: {len(train)} to train on, {len(valid)} to validate with"
+                  + (f", {len(cache.duplicates)} duplicates left out" if cache.duplicates else "")
+                  + (f", {len(cache.skipped)} unreadable" if cache.skipped else ""))
+    trainer = Trainer(encoder, objective.build(encoder), first, second, settings, out, run_info=run_info)
+    report = trainer.fit(train, valid, resume=resume, on_progress=callbacks.on_progress, on_epoch=callbacks.on_epoch)
+    return FolderRun(report, len(train), len(valid), cache.skipped, cache.duplicates)
+
+
+def _split(cache: ImageCache, valid_fraction: float, seed: int) -> tuple[ImageCache, ImageCache]:
+    if len(cache) < 2:
+        raise LookalikeError(f"training needs at least 2 distinct readable images, found {len(cache)}")
+    if len(cache) < 4:  # too few to hold any out: train on all and skip validation
+        return cache, cache.subset([])
+    train, valid = split_indices(len(cache), 1 - valid_fraction, seed)
+    return cache.subset(train), cache.subset(valid)

@@ -1,0 +1,60 @@
+"""How a training run goes, independent of what it optimises: one validated value, saved with every checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from lookalike.errors import LookalikeError
+from lookalike.runtime import PRECISIONS
+from lookalike.train.optim import OPTIMIZERS, SCHEDULES
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Defaults follow the seed recipe (Adam at 1e-4, batch 8); the schedule decays the rate along a cosine."""
+
+    epochs: int = 10
+    batch_size: int = 8
+    optimizer: str = "adam"
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    """SGD only."""
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    """The rate rises linearly from zero over this many epochs before the schedule starts."""
+    seed: int = 0
+    precision: str = "auto"
+    device: str | None = None
+    workers: int | None = None
+    """Decoding processes for the one-off image cache (None: up to 4)."""
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (self.batch_size >= 2, f"batch size must be at least 2 (a batch needs a negative), got {self.batch_size}"),
+            (self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of "
+                                           f"{', '.join(OPTIMIZERS)}"),
+            (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
+            (self.weight_decay >= 0, f"weight decay must be 0 or more, got {self.weight_decay}"),
+            (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
+            (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
+            (0 <= self.warmup_epochs <= self.epochs, f"warm-up must be between 0 and {self.epochs} epochs, "
+                                                     f"got {self.warmup_epochs}"),
+            (self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of "
+                                           f"{', '.join(PRECISIONS)}"),
+            (self.workers is None or self.workers >= 0, f"workers must be 0 or more, got {self.workers}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise LookalikeError(message)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainSettings:
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise LookalikeError(f"unknown training settings: {', '.join(sorted(unknown))}")
+        return cls(**data)

@@ -1,0 +1,246 @@
+"""The one Trainer. It runs any objective: it makes two views of each image in a batch, hands them to the objective
+with the encoder, and steps the optimiser. It never knows which loss it is minimising.
+
+Speed on CPU comes from four choices: images are decoded once into a uint8 cache (see lookalike.data.cache); views
+are computed for the whole batch at once on the device; the encoder runs in channels_last under bf16 autocast where
+the CPU has native bf16; and Adam is the fused kernel. On CUDA the cache is pinned and copies are non-blocking.
+
+Determinism: the batch order and every view of epoch e come from a generator seeded with (seed, e), so a run resumed
+from the checkpoint of epoch e replays epochs e+1... exactly as an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from lookalike.data.cache import ImageCache
+from lookalike.errors import LookalikeError
+from lookalike.models import Encoder, save_model
+from lookalike.objectives import Objective
+from lookalike.report.curves import CURVES_FILE, plot_curves
+from lookalike.runtime import autocast, autocast_dtype, pick_device
+from lookalike.train.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint, save_checkpoint
+from lookalike.train.history import LOG_FILE, write_history
+from lookalike.train.optim import lr_factor, make_optimizer
+from lookalike.train.settings import TrainSettings
+from lookalike.train.validation import FixedValidation
+from lookalike.views import ViewRecipe
+
+_EPOCH_SEED_STRIDE = 1_000_003
+
+
+@dataclass
+class StepProgress:
+    epoch: int
+    epochs: int
+    step: int
+    steps: int
+    loss: float
+    images_per_second: float
+
+
+@dataclass
+class TrainReport:
+    model_dir: Path
+    model_id: str
+    history: list[dict]
+    resumed_from_epoch: int
+    seconds: float
+
+
+class Trainer:
+    """Trains `encoder` in place on uint8 images with `objective`, writing everything to `out_dir`.
+
+    `first_view` and `second_view` make the two views of each image (for the seed's triplets: the plain image and
+    its augmented positive). `run_info` is recorded in the checkpoint and in the saved model's origin.
+    """
+
+    def __init__(
+        self,
+        encoder: Encoder,
+        objective: Objective,
+        first_view: ViewRecipe,
+        second_view: ViewRecipe,
+        settings: TrainSettings,
+        out_dir: str | Path,
+        *,
+        run_info: dict | None = None,
+    ) -> None:
+        self.settings = settings
+        self.device = pick_device(settings.device)
+        self.dtype = autocast_dtype(self.device, settings.precision)
+        self.encoder = encoder.to(self.device, memory_format=torch.channels_last)
+        self.objective = objective.to(self.device)
+        self.first_view = first_view
+        self.second_view = second_view
+        self.out_dir = Path(out_dir)
+        self.run_info = dict(run_info or {})
+        self.image_size = encoder.config.image_size
+        trainable = [p for p in self.encoder.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(
+            settings.optimizer, trainable, lr=settings.lr, weight_decay=settings.weight_decay,
+            momentum=settings.momentum, device=self.device,
+        )
+        # fp16 (CUDA only) needs loss scaling; bf16 and fp32 do not.
+        self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
+        self.origin = dict(encoder.origin)
+
+    # -- the pieces a step is made of ------------------------------------------------------------------------------
+
+    def views(self, pixels: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Both views of a uint8 batch already on the device, as floats in [0, 1]."""
+        return (self.first_view(pixels, self.image_size, generator),
+                self.second_view(pixels, self.image_size, generator))
+
+    def prepare(self, views: torch.Tensor) -> torch.Tensor:
+        """Views (uint8 or [0, 1] floats, any device) -> the normalised channels_last input on the device."""
+        views = views.to(self.device, non_blocking=True)
+        return self.encoder.normalise(views).contiguous(memory_format=torch.channels_last)
+
+    def run(self, fn: Callable):
+        with autocast(self.device, self.dtype):
+            return fn()
+
+    def step(self, pixels: torch.Tensor, generator: torch.Generator, lr: float) -> tuple[float, dict]:
+        """One optimisation step on a uint8 batch; returns the loss and the objective's statistics."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        with torch.no_grad():
+            first, second = self.views(pixels.to(self.device, non_blocking=True), generator)
+        first, second = self.prepare(first), self.prepare(second)
+        output = self.run(lambda: self.objective(self.encoder, first, second, generator=generator))
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler is None:
+            output.loss.backward()
+            self.optimizer.step()
+        else:
+            self.scaler.scale(output.loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        return float(output.loss.detach()), output.stats
+
+    # -- the loop ---------------------------------------------------------------------------------------------------
+
+    def fit(
+        self,
+        train: ImageCache,
+        valid: ImageCache | None = None,
+        *,
+        resume: bool = False,
+        on_progress: Callable[[StepProgress], None] | None = None,
+        on_epoch: Callable[[dict], None] | None = None,
+    ) -> TrainReport:
+        """Train for `settings.epochs` epochs (counting those already done when resuming), checkpointing each one."""
+        settings = self.settings
+        batch = settings.batch_size
+        if len(train) < 2:
+            raise LookalikeError(f"training needs at least 2 distinct images, found {len(train)}")
+        # A last batch of one image has no negative, so it is dropped; any other remainder is trained on.
+        steps_per_epoch = len(train) // batch + (len(train) % batch >= 2)
+        total_steps = steps_per_epoch * settings.epochs
+        warmup_steps = round(settings.warmup_epochs * steps_per_epoch)
+        pixels = train.pixels.pin_memory() if self.device.type == "cuda" else train.pixels
+        validation = (FixedValidation(valid.pixels, self.views, settings.seed, max(batch, 64))
+                      if valid is not None and len(valid) >= 2 else None)
+
+        history: list[dict] = []
+        start_epoch = 0
+        if resume:
+            start_epoch, history = self._restore()
+        else:
+            torch.manual_seed(settings.seed)
+        started = time.perf_counter()
+        for epoch in range(start_epoch, settings.epochs):
+            generator = torch.Generator().manual_seed(settings.seed + _EPOCH_SEED_STRIDE * (epoch + 1))
+            order = torch.randperm(len(train), generator=generator)
+            self.encoder.train()
+            self.objective.train()
+            epoch_started = time.perf_counter()
+            loss_sum, stat_sums, images = 0.0, {}, 0
+            for step in range(steps_per_epoch):
+                indices = order[step * batch:(step + 1) * batch]
+                global_step = epoch * steps_per_epoch + step
+                lr = settings.lr * lr_factor(global_step, total_steps, warmup_steps, settings.schedule)
+                loss, stats = self.step(pixels[indices], generator, lr)
+                if loss != loss:  # NaN
+                    raise LookalikeError(f"the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
+                                         "lower the learning rate or use --precision fp32")
+                loss_sum += loss * len(indices)
+                for name, value in stats.items():
+                    stat_sums[name] = stat_sums.get(name, 0.0) + value * len(indices)
+                images += len(indices)
+                if on_progress:
+                    rate = images / max(time.perf_counter() - epoch_started, 1e-9)
+                    on_progress(StepProgress(epoch + 1, settings.epochs, step + 1, steps_per_epoch, loss, rate))
+            seconds = time.perf_counter() - epoch_started
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": loss_sum / images,
+                **{name: total / images for name, total in stat_sums.items()},
+                "lr": lr,
+                "images_per_second": images / seconds,
+                "seconds": seconds,
+            }
+            if validation is not None:
+                self.encoder.eval()
+                self.objective.eval()
+                row.update(validation.evaluate(self.encoder, self.objective, self.prepare, self.run))
+            history.append(row)
+            self._save(epoch + 1, (epoch + 1) * steps_per_epoch, history, len(train))
+            if on_epoch:
+                on_epoch(row)
+        self.encoder.eval()
+        return TrainReport(self.out_dir, self._model_id, history, start_epoch, time.perf_counter() - started)
+
+    # -- saving and resuming ----------------------------------------------------------------------------------------
+
+    def _save(self, epochs_done: int, step: int, history: list[dict], train_images: int) -> None:
+        """After each epoch: the usable model, its log and curves, then the checkpoint to resume from."""
+        self.encoder.origin = {**self.origin, "training": {**self.run_info, "epochs_done": epochs_done,
+                                                          "settings": self.settings.to_dict(),
+                                                          "train_images": train_images}}
+        self._model_id = save_model(self.encoder, self.out_dir)
+        write_history(history, self.out_dir / LOG_FILE)
+        plot_curves(history, self.out_dir / CURVES_FILE, title=f"{self.run_info.get('objective', 'training')} "
+                                                               f"({self.encoder.config.backbone})")
+        save_checkpoint(checkpoint_dir(self.out_dir), Checkpoint(
+            model=self.encoder.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            rng=torch.get_rng_state(),
+            meta={"epoch": epochs_done, "step": step, "settings": self.settings.to_dict(),
+                  "architecture": self.encoder.config.to_dict(), "origin": self.origin, "run": self.run_info,
+                  "history": history},
+        ))
+
+    def _match_state_layout(self) -> None:
+        """Give loaded optimiser buffers their parameter's memory layout (channels_last for convolutions). Saved
+        tensors come back contiguous, and the fused update walks a parameter and its buffers element by element in
+        memory order, so a layout mismatch would pair the wrong numbers."""
+        for param, state in self.optimizer.state.items():
+            for name, value in state.items():
+                if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                    state[name] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+    def _restore(self) -> tuple[int, list[dict]]:
+        folder = checkpoint_dir(self.out_dir)
+        checkpoint = load_checkpoint(folder)
+        meta = checkpoint.meta
+        if meta["architecture"] != self.encoder.config.to_dict():
+            raise LookalikeError(f"{folder}: the checkpoint is for a different architecture; cannot resume")
+        self.encoder.load_state_dict(checkpoint.model)
+        try:
+            self.optimizer.load_state_dict(checkpoint.optimizer)
+        except (ValueError, KeyError) as err:
+            raise LookalikeError(f"{folder}: the optimiser state does not fit this run ({err})") from None
+        self._match_state_layout()
+        torch.set_rng_state(checkpoint.rng)
+        self.origin = meta["origin"]
+        if meta["epoch"] >= self.settings.epochs:
+            raise LookalikeError(f"{folder}: that run already finished {meta['epoch']} epochs; "
+                                 f"ask for more than {meta['epoch']} epochs to train on")
+        return meta["epoch"], meta["history"]

@@ -1,0 +1,73 @@
+"""Validation on fixed views: the same augmented pairs every epoch, so the numbers move only because the model did.
+
+The headline number is the seed's: the share of validation triplets (an image's first view, its second view, the
+first view of another image) with d(anchor, positive) < d(anchor, negative). It needs no labels and means the same
+for every objective.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from lookalike.objectives import Objective, squared_l2
+
+_VIEW_SEED_OFFSET = 7919  # validation views must not coincide with any training epoch's draws
+
+
+def _derangement(n: int, generator: torch.Generator) -> torch.Tensor:
+    """A random permutation with no fixed point: a shift by 1..n-1 of a random order."""
+    order = torch.randperm(n, generator=generator)
+    shift = int(torch.randint(1, n, (1,), generator=generator))
+    partner = torch.empty(n, dtype=torch.long)
+    partner[order] = order.roll(shift)
+    return partner
+
+
+class FixedValidation:
+    """Views of the validation images drawn once from `seed` and kept as uint8."""
+
+    def __init__(self, pixels: torch.Tensor, make_views: Callable, seed: int, batch_size: int) -> None:
+        generator = torch.Generator().manual_seed(seed + _VIEW_SEED_OFFSET)
+        first, second = [], []
+        for start in range(0, len(pixels), batch_size):
+            a, b = make_views(pixels[start:start + batch_size], generator)
+            first.append(_to_uint8(a))
+            second.append(_to_uint8(b))
+        self.first = torch.cat(first)
+        self.second = torch.cat(second)
+        self.negative = _derangement(len(pixels), generator)
+        self.batch_size = batch_size
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    @torch.no_grad()
+    def evaluate(self, encoder: nn.Module, objective: Objective, prepare: Callable, run: Callable) -> dict:
+        """Validation loss and triplet accuracy. `prepare` moves a uint8 batch to the device and normalises it;
+        `run` calls a function under the training precision."""
+        losses, weights, embeddings_first, embeddings_second = [], [], [], []
+        generator = torch.Generator().manual_seed(self.seed + _VIEW_SEED_OFFSET)
+        for start in range(0, len(self), self.batch_size):
+            first = prepare(self.first[start:start + self.batch_size])
+            second = prepare(self.second[start:start + self.batch_size])
+            if len(first) >= 2:
+                output = run(lambda: objective(encoder, first, second, generator=generator))
+                losses.append(float(output.loss))
+                weights.append(len(first))
+            embeddings_first.append(run(lambda: encoder(first)).float().cpu())
+            embeddings_second.append(run(lambda: encoder(second)).float().cpu())
+        anchors, positives = torch.cat(embeddings_first), torch.cat(embeddings_second)
+        d_ap = squared_l2(anchors, positives)
+        d_an = squared_l2(anchors, anchors[self.negative])
+        return {
+            "valid_loss": sum(loss * w for loss, w in zip(losses, weights)) / sum(weights) if weights else None,
+            "valid_triplet_accuracy": float((d_ap < d_an).float().mean()),
+        }
+
+
+def _to_uint8(views: torch.Tensor) -> torch.Tensor:
+    return (views.clamp(0, 1) * 255).round().to(torch.uint8).cpu()

@@ -1,0 +1,131 @@
+"""The Trainer on a tiny encoder and a handful of generated images: it learns, it is deterministic, and a resumed
+run ends exactly where an uninterrupted one does."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from imagegen import TINY_CONFIG, write_image_folder
+from lookalike.data import find_images
+from lookalike.data.cache import cache_images
+from lookalike.errors import LookalikeError
+from lookalike.models import create_encoder, load_model
+from lookalike.models.pair_head import PAIR_HEADS
+from lookalike.objectives import MINERS
+from lookalike.objectives.choice import ObjectiveChoice
+from lookalike.train import Trainer, TrainSettings
+from lookalike.train.checkpoint import TENSORS_FILE, checkpoint_dir
+from lookalike.views import PlainView, SeedView
+
+SETTINGS = TrainSettings(epochs=2, batch_size=4, lr=1e-3, seed=3, precision="fp32", workers=0)
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train-images")
+    write_image_folder(root, classes=3, per_class=4)
+    return cache_images(find_images(root), 2 * TINY_CONFIG.image_size, workers=0)
+
+
+def _trainer(out, settings=SETTINGS, objective=ObjectiveChoice("triplet", mining="hard")) -> Trainer:
+    encoder = create_encoder(TINY_CONFIG, seed=settings.seed)
+    return Trainer(encoder, objective.build(encoder), PlainView(), SeedView(), settings, out,
+                   run_info={"objective": objective.name})
+
+
+def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {key: value.clone() for key, value in trainer.encoder.state_dict().items()}
+
+
+@pytest.mark.parametrize("objective", [ObjectiveChoice("triplet", mining=mining) for mining in MINERS]
+                         + [ObjectiveChoice("pair", pair_head=head) for head in PAIR_HEADS], ids=str)
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(images, tmp_path, objective):
+    config = replace(TINY_CONFIG, pair_head=objective.encoder_pair_head)
+    encoder = create_encoder(config, seed=0)
+    trainer = Trainer(encoder, objective.build(encoder), PlainView(), SeedView(), SETTINGS, tmp_path / "m")
+    # The seed's rate: at 1e-3, hard mining collapses the embedding on a batch this small.
+    losses = [trainer.step(images.pixels[:8], torch.Generator().manual_seed(0), lr=1e-4)[0] for _ in range(15)]
+    assert sum(losses[-3:]) / 3 < 0.7 * sum(losses[:3]) / 3
+
+
+def test_a_run_writes_a_loadable_model_its_log_curves_and_a_checkpoint(images, tmp_path):
+    out = tmp_path / "m"
+    report = _trainer(out).fit(images.subset(range(9)), images.subset(range(9, 12)))
+    assert [row["epoch"] for row in report.history] == [1, 2]
+    assert all(0 <= row["valid_triplet_accuracy"] <= 1 and row["active"] >= 0 for row in report.history)
+    log = (out / "train_log.csv").read_text().splitlines()
+    assert log[0].startswith("epoch,train_loss,") and "valid_triplet_accuracy" in log[0] and len(log) == 3
+    assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert load_model(out).origin["training"]["epochs_done"] == 2
+
+
+def test_same_seed_same_weights(images, tmp_path):
+    first = _trainer(tmp_path / "a")
+    first.fit(images)
+    second = _trainer(tmp_path / "b")
+    second.fit(images)
+    assert all(torch.equal(a, b) for a, b in zip(_weights(first).values(), _weights(second).values()))
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _stop_after_first_epoch(row: dict) -> None:
+    if row["epoch"] == 1:
+        raise _Interrupt
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_a_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(images, tmp_path, optimizer):
+    settings = TrainSettings(**{**SETTINGS.to_dict(), "optimizer": optimizer, "warmup_epochs": 0.5})
+    whole = _trainer(tmp_path / "whole", settings)
+    whole.fit(images)
+
+    interrupted = _trainer(tmp_path / "split", settings)
+    with pytest.raises(_Interrupt):
+        interrupted.fit(images, on_epoch=_stop_after_first_epoch)
+    resumed = _trainer(tmp_path / "split", settings)  # a fresh process would start from a fresh encoder too
+    report = resumed.fit(images, resume=True)
+
+    assert report.resumed_from_epoch == 1 and [row["epoch"] for row in report.history] == [1, 2]
+    expected, got = _weights(whole), _weights(resumed)
+    assert expected.keys() == got.keys()
+    assert all(torch.equal(expected[key], got[key]) for key in expected)
+    assert torch.equal(load_model(tmp_path / "split").head[0].weight, load_model(tmp_path / "whole").head[0].weight)
+
+
+def test_resume_refuses_a_damaged_checkpoint(images, tmp_path):
+    out = tmp_path / "m"
+    _trainer(out, TrainSettings(**{**SETTINGS.to_dict(), "epochs": 1})).fit(images)
+    tensors = checkpoint_dir(out) / TENSORS_FILE
+    tensors.write_bytes(tensors.read_bytes()[:-10])
+    with pytest.raises(LookalikeError, match="does not match"):
+        _trainer(out).fit(images, resume=True)
+
+
+def test_resume_of_a_finished_run_asks_for_more_epochs(images, tmp_path):
+    out = tmp_path / "m"
+    _trainer(out).fit(images)
+    with pytest.raises(LookalikeError, match="already finished 2 epochs"):
+        _trainer(out).fit(images, resume=True)
+
+
+def test_resume_without_a_checkpoint_says_so(images, tmp_path):
+    with pytest.raises(LookalikeError, match="no checkpoint"):
+        _trainer(tmp_path / "empty").fit(images, resume=True)
+
+
+def test_the_pair_objective_trains_the_head_saved_with_the_model(images, tmp_path):
+    out = tmp_path / "pair"
+    choice = ObjectiveChoice("pair", pair_head="chi2")
+    encoder = create_encoder(replace(TINY_CONFIG, pair_head="chi2"), seed=0)
+    before = encoder.pair_head.linear.weight.detach().clone()
+    report = Trainer(encoder, choice.build(encoder), PlainView(), SeedView(), SETTINGS, out).fit(images)
+    assert 0 <= report.history[-1]["pair_accuracy"] <= 1
+    model = load_model(out)
+    assert model.config.pair_head == "chi2"
+    assert not torch.equal(model.pair_head.linear.weight, before)
