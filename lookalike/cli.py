@@ -98,6 +98,108 @@ def create_model(
 
 
 @app.command()
+def train(
+    folder: Annotated[Path, typer.Argument(help="Folder of unlabeled images, searched recursively.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write; it also holds the checkpoint, "
+                                                           "train_log.csv and curves.png.")] = Path("model"),
+    objective: Annotated[str, typer.Option(help="triplet (margin loss on mined triplets) or pair (same/different "
+                                                "head with binary cross-entropy).")] = "triplet",
+    mining: Annotated[str, typer.Option(help="Triplet mining in the batch: random, hard or semihard.")] = "semihard",
+    margin: Annotated[float, typer.Option(min=0, help="Triplet margin on squared L2 between unit vectors "
+                                                      "(distances lie in 0..4; FaceNet's 0.2).")] = 0.2,
+    pair_head: Annotated[str, typer.Option(help="Pair head features: l1 (|f1-f2|) or chi2.")] = "l1",
+    views: Annotated[str, typer.Option(help="Positive view recipe: seed (centre half crop, flip, contrast "
+                                            "0.2-1.8) or simclr (crop, flip, colour jitter, greyscale).")] = "seed",
+    backbone: Annotated[str, typer.Option(help="resnet18, resnet34 or resnet50.")] = "resnet18",
+    weights: Annotated[
+        Optional[str], typer.Option(help="imagenet or a local .safetensors ResNet state dict; default: random init.")
+    ] = None,
+    trainable_from: Annotated[
+        Optional[str], typer.Option(help="First stage to train; default: layer4 with --weights, else all.")
+    ] = None,
+    image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 128,
+    epochs: Annotated[
+        Optional[int], typer.Option(min=1, help="Epochs in all (default 10; with --resume, the run's own).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=2, help="Images per batch (each gives two views).")] = 8,
+    optimizer: Annotated[str, typer.Option(help="adam, adamw or sgd.")] = "adam",
+    lr: Annotated[float, typer.Option(min=0, help="Peak learning rate.")] = 1e-4,
+    weight_decay: Annotated[float, typer.Option(min=0)] = 0.0,
+    schedule: Annotated[str, typer.Option(help="cosine or constant, after the warm-up.")] = "cosine",
+    warmup_epochs: Annotated[float, typer.Option(min=0, help="Linear warm-up length in epochs.")] = 0.0,
+    valid_fraction: Annotated[float, typer.Option(min=0.01, max=0.99, help="Share held out for validation.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Seed for initialisation, split, batches and views.")] = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Train an encoder on FOLDER without labels and write it to --out, ready for `index --model`."""
+    from lookalike.objectives.choice import ObjectiveChoice
+    from lookalike.train import TrainSettings, resume_training, train_folder
+
+    with _training_progress() as callbacks:
+        if resume:
+            run = resume_training(out, epochs=epochs, callbacks=callbacks)
+        else:
+            run = train_folder(
+                folder, out,
+                objective=ObjectiveChoice(objective, mining=mining, margin=margin, pair_head=pair_head),
+                settings=TrainSettings(
+                    epochs=epochs or 10, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                    weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, seed=seed,
+                    precision=precision, device=device, workers=workers,
+                ),
+                backbone=backbone, weights=weights, trainable_from=trainable_from, image_size=image_size,
+                views=views, valid_fraction=valid_fraction, callbacks=callbacks,
+            )
+    _warn_skipped(run.skipped)
+    last = run.report.history[-1]
+    accuracy = last.get("valid_triplet_accuracy")
+    typer.echo(f"model {run.report.model_id}: {len(run.report.history)} epochs, final loss {last['train_loss']:.4f}"
+               + (f", validation triplet accuracy {accuracy:.3f}" if accuracy is not None else "")
+               + f"; saved to {run.report.model_dir}")
+
+
+def _epoch_line(row: dict) -> str:
+    extras = "".join(f", {name} {row[name]:.3f}" for name in ("active", "pair_accuracy", "valid_loss",
+                                                                "valid_triplet_accuracy") if row.get(name) is not None)
+    return (f"epoch {row['epoch']}: loss {row['train_loss']:.4f}{extras}, "
+            f"{row['images_per_second']:.0f} img/s, {row['seconds']:.1f} s")
+
+
+@contextlib.contextmanager
+def _training_progress() -> Iterator:
+    """A decoding bar, then a bar per epoch with the running loss and images per second (stderr, terminals only)."""
+    from lookalike.train import Callbacks
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+        TimeRemainingColumn(), console=stderr, transient=True, disable=not stderr.is_terminal,
+    ) as bar:
+        decoding = bar.add_task("decoding", total=None, status="")
+        epoch_tasks: dict[int, object] = {}
+
+        def on_progress(step) -> None:
+            if step.epoch not in epoch_tasks:
+                bar.update(decoding, visible=False)
+                for task in epoch_tasks.values():
+                    bar.update(task, visible=False)
+                epoch_tasks[step.epoch] = bar.add_task(f"epoch {step.epoch}/{step.epochs}", total=step.steps,
+                                                       status="")
+            bar.update(epoch_tasks[step.epoch], completed=step.step,
+                       status=f"loss {step.loss:.4f}  {step.images_per_second:.0f} img/s")
+
+        yield Callbacks(
+            say=_say,
+            on_plan=lambda total: bar.update(decoding, total=total),
+            on_decoded=lambda done: bar.advance(decoding, done),
+            on_progress=on_progress,
+            on_epoch=lambda row: _say(_epoch_line(row)),
+        )
+
+
+@app.command()
 def index(
     folder: Annotated[Path, typer.Argument(help="Folder of images, searched recursively.")],
     gallery: GalleryOption,
@@ -233,5 +335,5 @@ def main() -> None:
         _say(f"error: {err}")
         sys.exit(2)
     except KeyboardInterrupt:
-        _say("interrupted; the gallery keeps its last committed state")
+        _say("interrupted; what was saved before (the last gallery commit, the last training checkpoint) is kept")
         sys.exit(130)

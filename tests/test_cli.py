@@ -17,7 +17,9 @@ def run(*args, check_code=0):
     return result
 
 
-@pytest.mark.parametrize("command", [[], ["create-model"], ["index"], ["search"], ["remove"], ["info"], ["demo"]])
+@pytest.mark.parametrize(
+    "command", [[], ["create-model"], ["train"], ["index"], ["search"], ["remove"], ["info"], ["demo"]]
+)
 def test_every_command_has_help(command):
     out = run(*command, "--help").stdout
     assert "Usage" in out and "--help" in out
@@ -104,3 +106,37 @@ def test_create_model_writes_a_model_that_index_accepts(image_folder, tmp_path):
 def test_create_model_errors(tmp_path, args, message):
     result = run("create-model", tmp_path / "m", *args, check_code=2)
     assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_resume_then_index_with_the_trained_model(image_folder, tmp_path):
+    (image_folder / "class1" / "broken.jpg").write_text("not an image")
+    model = tmp_path / "trained"
+    common = ["--image-size", "32", "--batch-size", "4", "--workers", "0", "--precision", "fp32"]
+    first = run("train", image_folder, "--out", model, "--epochs", "1", "--objective", "pair", *common)
+    assert "epoch 1:" in first.stderr and "pair_accuracy" in first.stderr
+    assert "warning: skipped" in first.stderr and "broken.jpg" in first.stderr
+    assert "1 epochs" in first.stdout and f"saved to {model}" in first.stdout
+    for name in ("model.safetensors", "config.json", "train_log.csv", "curves.png", "checkpoint/state.json"):
+        assert (model / name).is_file(), name
+
+    again = run("train", image_folder, "--out", model, *common, check_code=2)
+    assert "already holds a training run" in again.stderr and "--resume" in again.stderr
+
+    resumed = run("train", image_folder, "--out", model, "--resume", "--epochs", "2")
+    assert "resuming" in resumed.stderr and "epoch 2:" in resumed.stderr and "epoch 1:" not in resumed.stderr
+    assert len((model / "train_log.csv").read_text().splitlines()) == 3  # header + two epochs
+
+    gallery = tmp_path / "g"
+    run("index", image_folder, "--gallery", gallery, "--model", model, "--workers", "0")
+    query = image_folder / "class0" / "img0.jpg"
+    top = run("search", query, "--gallery", gallery, "-k", "1", "--json").stdout
+    assert json.loads(top)["results"][0]["hits"][0]["path"] == str(query.resolve())
+
+
+def test_train_rejects_bad_settings_with_one_line(image_folder, tmp_path):
+    bad = run("train", image_folder, "--out", tmp_path / "m", "--mining", "hardest", check_code=2)
+    assert bad.stderr.strip() == "error: unknown mining 'hardest'; choose one of random, hard, semihard"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "error:" in run("train", empty, "--out", tmp_path / "m", check_code=2).stderr
+    assert not (tmp_path / "m").exists()
