@@ -310,20 +310,24 @@ def demo(
     data: Annotated[
         Optional[Path], typer.Option(help="Labelled image folder to use (default: a public set, see below).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Where the model, gallery, grid and report go.")] = Path("demo-output"),
-    image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 128,
+    out: Annotated[Path, typer.Option(help="The demo's own folder: model, galleries, grid and report; what a rerun "
+                                           "cannot reuse is rebuilt.")] = Path("demo-output"),
+    image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 64,
+    epochs: Annotated[int, typer.Option(min=0, help="Label-free training epochs; 0 shows only the untrained "
+                                                    "baseline.")] = 8,
 ) -> None:
-    """Run the main job: build a model, index a labelled folder, search held-out images, write an HTML report.
+    """Run the main job: train a model without labels, index a labelled folder with it and with an untrained
+    baseline, search held-out images, and write an HTML report comparing the two.
 
     Without --data it downloads TensorFlow's flower photos (cached), or offline uses scikit-learn's handwritten
     digits, and says which it used.
     """
     from lookalike.demo import run_demo
 
-    with _progress("embedding") as (on_plan, on_progress):
-        result = run_demo(out, data, image_size=image_size, on_plan=on_plan, on_progress=on_progress,
-                          say=_say)
-    _warn_skipped(result.index.skipped)
+    with _training_progress() as training, _progress("embedding") as (on_plan, on_progress):
+        result = run_demo(out, data, image_size=image_size, epochs=epochs, on_plan=on_plan,
+                          on_progress=on_progress, say=_say, training=training)
+    _warn_skipped(result.best.index.skipped)
     typer.echo(str(result.report))
 
 

@@ -5,6 +5,7 @@ Labels (folder names) are read only to score the results: the model and the gall
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,25 +17,45 @@ from lookalike.data import find_images, label_for, split_indices
 from lookalike.data.public_sets import demo_images
 from lookalike.indexing import IndexReport, index_folder
 from lookalike.metrics import RetrievalScores, retrieval_scores
-from lookalike.models import EncoderConfig, create_encoder, save_model
+from lookalike.gallery import Gallery
+from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, model_id
+from lookalike.models.storage import CONFIG_FILE
+from lookalike.report.curves import CURVES_FILE
 from lookalike.report.grid import render_grid
 from lookalike.report.html import Section, write_report
 from lookalike.search import QueryResult, search_images
+from lookalike.train import Callbacks, TrainSettings, train_folder
 
 GRID_QUERIES = 6
 GRID_HITS = 8
 
 
 @dataclass
+class Evaluation:
+    """One encoder's gallery over the demo folder and its scores on the held-out queries."""
+
+    name: str
+    gallery: Path
+    index: IndexReport
+    results: list[QueryResult]
+    query_labels: list[str | None]
+    scores: RetrievalScores
+
+
+@dataclass
 class DemoResult:
     data_dir: Path
     data_description: str
+    model_dir: Path
     report: Path
-    gallery: Path
     grid: Path
-    index: IndexReport
-    scores: RetrievalScores
+    evaluations: list[Evaluation]
+    """The untrained baseline first, then the trained encoder when training ran."""
     chance_precision_at_1: float
+
+    @property
+    def best(self) -> Evaluation:
+        return self.evaluations[-1]
 
 
 def run_demo(
@@ -42,14 +63,20 @@ def run_demo(
     data: str | Path | None = None,
     *,
     backbone: str = "resnet18",
-    image_size: int = 128,
+    image_size: int = 64,
+    epochs: int = 8,
     query_fraction: float = 0.2,
     seed: int = 0,
     say: Callable[[str], None] = print,
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    training: Callbacks | None = None,
 ) -> DemoResult:
-    """Build a model, index `data` (or a public set), query a held-out fifth of it and write the report."""
+    """Train a model on `data` (or a public set) without labels, index it, query a held-out fifth, write the report.
+
+    `out_dir` belongs to the demo: a model or gallery in it that a rerun cannot reuse is rebuilt. `epochs=0` skips
+    training and shows only the untrained baseline.
+    """
     started = time.perf_counter()
     out_dir = Path(out_dir).resolve()
     if data is None:
@@ -58,46 +85,77 @@ def run_demo(
         data_dir, description = Path(data).resolve(), "the folder given with --data"
     say(f"data: {data_dir} — {description}")
     images = find_images(data_dir)
-
-    encoder = create_encoder(EncoderConfig(backbone=backbone, image_size=image_size), seed=seed)
-    model_dir = out_dir / "model"
-    save_model(encoder, model_dir)
-    say(f"model: untrained {backbone} at {image_size} px (seed {seed}), saved to {model_dir}")
-
-    gallery = out_dir / f"gallery-{data_dir.name}"
-    index = index_folder(data_dir, gallery, model=encoder, on_plan=on_plan, on_progress=on_progress)
-    say(f"indexed {index.embedded} new or changed images into {gallery} ({index.unchanged} unchanged, "
-        f"{len(index.skipped)} skipped) in {index.seconds:.1f} s")
-
     _, query_positions = split_indices(len(images), 1 - query_fraction, seed)
     queries = [images[i] for i in query_positions]
     labels = [label_for(path, data_dir) for path in images]
     label_counts = Counter(labels)
-    searched = search_images(queries, gallery, k=max(label_counts.values()), exclude_self=True)
-    query_labels = [label_for(result.query, data_dir) for result in searched.results]
-    scores = retrieval_scores(
-        query_labels,
-        [[hit.image.label for hit in result.hits] for result in searched.results],
-        [label_counts[label] - 1 for label in query_labels],  # the query itself is excluded from its hits
-    )
     chance = sum((count / len(labels)) ** 2 for count in label_counts.values())
-    say(f"retrieval on {scores.queries} held-out queries: precision@1 {scores.precision_at_1:.3f} "
-        f"(chance {chance:.3f}), mAP@R {scores.map_at_r:.3f}")
 
-    shown = _one_query_per_label(searched.results, query_labels)[:GRID_QUERIES]
+    config = EncoderConfig(backbone=backbone, image_size=image_size)
+    encoders = {"untrained": create_encoder(config, seed=seed)}
+    model_dir = out_dir / "model"
+    if epochs:
+        encoders["trained"] = _trained_model(data_dir, model_dir, config, epochs, seed, say, training or Callbacks(say))
+    evaluations = []
+    for name, encoder in encoders.items():
+        gallery = out_dir / f"gallery-{name}"
+        _discard_if_other_model(gallery, encoder)
+        index = index_folder(data_dir, gallery, model=encoder, on_plan=on_plan, on_progress=on_progress)
+        searched = search_images(queries, gallery, k=max(label_counts.values()), exclude_self=True)
+        query_labels = [label_for(result.query, data_dir) for result in searched.results]
+        scores = retrieval_scores(
+            query_labels,
+            [[hit.image.label for hit in result.hits] for result in searched.results],
+            [label_counts[label] - 1 for label in query_labels],  # the query itself is excluded from its hits
+        )
+        say(f"{name} {backbone}: {index.found} images indexed ({index.embedded} embedded) in {index.seconds:.1f} s; "
+            f"{scores.queries} held-out queries: precision@1 {scores.precision_at_1:.3f} (chance {chance:.3f}), "
+            f"mAP@R {scores.map_at_r:.3f}")
+        evaluations.append(Evaluation(name, gallery, index, searched.results, query_labels, scores))
+
+    best = evaluations[-1]
+    shown = _one_query_per_label(best.results, best.query_labels)[:GRID_QUERIES]
     grid = render_grid(
         [QueryResult(result.query, result.hits[:GRID_HITS]) for result in shown],
         out_dir / "search-grid.png",
         query_labels=[label_for(result.query, data_dir) for result in shown],
     )
+    curves = model_dir / CURVES_FILE if epochs else None
     report = write_report(
         out_dir / "report.html",
         "lookalike demo",
-        _report_sections(data_dir, description, model_dir, encoder.config, gallery, index, scores, chance, grid,
-                         time.perf_counter() - started),
+        _report_sections(data_dir, description, config, model_dir if epochs else None, evaluations, chance, grid,
+                         curves, time.perf_counter() - started),
     )
     say(f"report: {report}")
-    return DemoResult(data_dir, description, report, gallery, grid, index, scores, chance)
+    return DemoResult(data_dir, description, model_dir, report, grid, evaluations, chance)
+
+
+def _trained_model(data_dir: Path, model_dir: Path, config: EncoderConfig, epochs: int, seed: int,
+                   say: Callable[[str], None], callbacks: Callbacks) -> Encoder:
+    """The model an earlier demo run trained with the same data and settings, or a newly trained one."""
+    if (model_dir / CONFIG_FILE).is_file():
+        earlier = load_model(model_dir)
+        training = earlier.origin.get("training", {})
+        if (earlier.config == config and training.get("folder") == str(data_dir)
+                and training.get("epochs_done") == epochs and training.get("settings", {}).get("seed") == seed):
+            say(f"model: reusing {model_dir}, trained by an earlier demo run with the same settings")
+            return earlier
+    shutil.rmtree(model_dir, ignore_errors=True)  # the demo's own folder, from a run with other settings
+    say(f"training {config.backbone} at {config.image_size} px for {epochs} epochs without labels "
+        f"(triplets, semi-hard mining, seed views) into {model_dir}")
+    train_folder(data_dir, model_dir, settings=TrainSettings(epochs=epochs, batch_size=64, lr=3e-4, seed=seed),
+                 backbone=config.backbone, image_size=config.image_size, head=config.head, callbacks=callbacks)
+    return load_model(model_dir)
+
+
+def _discard_if_other_model(gallery: Path, encoder: Encoder) -> None:
+    """The demo's galleries are its own: one built by another model is removed rather than refused."""
+    if Gallery.exists(gallery):
+        with Gallery.open(gallery, read_only=True) as opened:
+            same = opened.info.model_id == model_id(encoder)
+        if not same:
+            shutil.rmtree(gallery)
 
 
 def _one_query_per_label(results: list[QueryResult], labels: list[str | None]) -> list[QueryResult]:
@@ -109,33 +167,37 @@ def _one_query_per_label(results: list[QueryResult], labels: list[str | None]) -
     return first + rest
 
 
-def _report_sections(data_dir, description, model_dir, config, gallery, index, scores, chance, grid, seconds):
+def _report_sections(data_dir, description, config, model_dir, evaluations, chance, grid, curves, seconds):
+    best = evaluations[-1]
+    trained = model_dir is not None
     return [
         Section("What ran", facts=[
             ("data", f"{data_dir} ({description})"),
-            ("images found", str(index.found)),
-            ("model", f"untrained {config.backbone}, {config.image_size} px, {config.embedding_dim}-d embedding"),
-            ("model folder", str(model_dir)),
-            ("gallery", f"{gallery} (model id {index.model_id})"),
-            ("embedded this run", f"{index.embedded} ({index.unchanged} unchanged since an earlier run)"),
+            ("images found", str(best.index.found)),
+            ("model", f"{config.backbone}, {config.image_size} px, {config.embedding_dim}-d embedding"),
+            ("trained model folder", str(model_dir) if trained else "no training (--epochs 0)"),
+            *[(f"gallery ({e.name})", f"{e.gallery} (model id {e.index.model_id})") for e in evaluations],
             ("total time", f"{seconds:.1f} s"),
             ("lookalike", __version__),
         ]),
-        Section("Retrieval quality", facts=[
-            ("held-out queries", str(scores.queries)),
-            ("precision@1", f"{scores.precision_at_1:.3f}"),
-            ("chance precision@1", f"{chance:.3f}"),
-            ("R-precision", f"{scores.r_precision:.3f}"),
-            ("mAP@R", f"{scores.map_at_r:.3f}"),
-        ], notes=[
+        Section("Retrieval quality", table=(
+            ["encoder", "held-out queries", "precision@1", "R-precision", "mAP@R"],
+            [[e.name, str(e.scores.queries), f"{e.scores.precision_at_1:.3f}", f"{e.scores.r_precision:.3f}",
+              f"{e.scores.map_at_r:.3f}"] for e in evaluations]
+            + [["chance", "", f"{chance:.3f}", "", ""]],
+        ), notes=[
             "Each query is a gallery image searched with itself excluded; a hit counts as correct when it comes "
             "from the same folder. The folder names were read only for this scoring.",
-            "The encoder is untrained (random weights), so these numbers are a floor: they show what random "
-            "convolutional features alone give, against the chance line above.",
+            "The untrained encoder has its random initial weights: it shows what random convolutional features "
+            "alone give. The trained one learned from the same folder without labels (a positive is an augmented "
+            "view of the anchor, negatives are other images), so it has seen the query images, never their labels.",
         ]),
         Section("Look-alikes", figures=[grid], notes=[
-            "Left: the query. Then its nearest gallery images with cosine similarity; green frames share the "
-            "query's folder, red ones do not."]),
-        Section(f"Skipped files ({len(index.skipped)})",
-                items=[str(bad) for bad in index.skipped] or ["none"]),
+            f"From the {best.name} encoder. Left: the query. Then its nearest gallery images with cosine "
+            "similarity; green frames share the query's folder, red ones do not."]),
+        *([Section("Training", figures=[curves], notes=[
+            "Loss per epoch, and the share of validation triplets (held-out images, fixed views) whose positive "
+            "is nearer than their negative."])] if curves else []),
+        Section(f"Skipped files ({len(best.index.skipped)})",
+                items=[str(bad) for bad in best.index.skipped] or ["none"]),
     ]

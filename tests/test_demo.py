@@ -4,16 +4,30 @@ from imagegen import TINY_CONFIG
 from lookalike.demo import run_demo
 
 
-def test_demo_on_a_given_folder_writes_a_report_with_scores(image_folder, tmp_path):
+def test_demo_trains_then_reports_both_encoders_and_reuses_its_work(image_folder, tmp_path):
     lines = []
-    result = run_demo(tmp_path / "out", image_folder, image_size=TINY_CONFIG.image_size, say=lines.append)
+    result = run_demo(tmp_path / "out", image_folder, image_size=TINY_CONFIG.image_size, epochs=1, say=lines.append)
     page = result.report.read_text()
-    assert result.index.added == 12
-    assert result.grid.is_file() and result.grid.name in page
-    assert f"{result.scores.precision_at_1:.3f}" in page
-    assert 0 <= result.scores.map_at_r <= 1
+    assert [e.name for e in result.evaluations] == ["untrained", "trained"]
+    assert all(e.index.added == 12 for e in result.evaluations)
+    assert result.evaluations[0].index.model_id != result.evaluations[1].index.model_id
+    assert result.grid.is_file() and result.grid.name in page and "curves.png" in page
+    for evaluation in result.evaluations:
+        assert f"{evaluation.scores.precision_at_1:.3f}" in page
+        assert 0 <= evaluation.scores.map_at_r <= 1
     assert result.chance_precision_at_1 == pytest.approx(1 / 3)
-    assert any("report:" in line for line in lines)
+    assert any(line.startswith("training ") for line in lines) and any("report:" in line for line in lines)
 
-    again = run_demo(tmp_path / "out", image_folder, image_size=TINY_CONFIG.image_size, say=lines.append)
-    assert (again.index.added, again.index.unchanged) == (0, 12)  # the same model: nothing to embed again
+    lines.clear()
+    again = run_demo(tmp_path / "out", image_folder, image_size=TINY_CONFIG.image_size, epochs=1, say=lines.append)
+    assert any("reusing" in line for line in lines)  # same data and settings: no second training
+    assert [(e.index.added, e.index.unchanged) for e in again.evaluations] == [(0, 12), (0, 12)]
+
+    retrained = run_demo(tmp_path / "out", image_folder, image_size=TINY_CONFIG.image_size, epochs=2, say=print)
+    assert retrained.evaluations[1].index.added == 12  # a new model: its gallery was rebuilt, not refused
+
+
+def test_demo_without_training_shows_the_untrained_baseline_only(image_folder, tmp_path):
+    result = run_demo(tmp_path / "out", image_folder, image_size=TINY_CONFIG.image_size, epochs=0, say=print)
+    assert [e.name for e in result.evaluations] == ["untrained"]
+    assert "no training" in result.report.read_text()

@@ -29,6 +29,7 @@ class Section:
     notes: Sequence[str] = ()
     figures: Sequence[Path] = ()
     items: Sequence[str] = ()  # a bulleted list, e.g. skipped files
+    table: tuple[Sequence[str], Sequence[Sequence[str]]] | None = None  # (header, rows)
 
 
 def _section_html(section: Section, page_dir: Path) -> str:
@@ -36,6 +37,11 @@ def _section_html(section: Section, page_dir: Path) -> str:
     if section.facts:
         rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in section.facts)
         parts.append(f"<table>{rows}</table>")
+    if section.table:
+        header, rows = section.table
+        head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+        parts.append(f"<table><tr>{head}</tr>{body}</table>")
     parts += [f'<p class="note">{html.escape(note)}</p>' for note in section.notes]
     if section.items:
         parts.append("<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in section.items) + "</ul>")

@@ -30,8 +30,8 @@ class FolderRun:
     """What a finished (or resumed) run did with the folder's files."""
 
     report: TrainReport
-    train_images: int
-    valid_images: int
+    train_paths: list[Path]
+    valid_paths: list[Path]
     skipped: list[BadImage]
     duplicates: list[Path]
 
@@ -125,7 +125,7 @@ def _run(
                   + (f", {len(cache.skipped)} unreadable" if cache.skipped else ""))
     trainer = Trainer(encoder, objective.build(encoder), first, second, settings, out, run_info=run_info)
     report = trainer.fit(train, valid, resume=resume, on_progress=callbacks.on_progress, on_epoch=callbacks.on_epoch)
-    return FolderRun(report, len(train), len(valid), cache.skipped, cache.duplicates)
+    return FolderRun(report, train.paths, valid.paths, cache.skipped, cache.duplicates)
 
 
 def _split(cache: ImageCache, valid_fraction: float, seed: int) -> tuple[ImageCache, ImageCache]:
