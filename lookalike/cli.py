@@ -8,19 +8,20 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError
 from lookalike.gallery import INDEX_KINDS
 from lookalike.runtime import PRECISIONS
+from lookalike.train import Callbacks, StepProgress
 
 app = typer.Typer(
     help="Learn what makes unlabeled images alike, then search, verify and recognise with it.",
@@ -46,15 +47,50 @@ DeviceOption = Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N (
 PrecisionOption = Annotated[str, typer.Option(help=f"{'|'.join(PRECISIONS)}; auto uses bf16 where it is fast.")]
 
 
+class _Bars:
+    """Progress bars on stderr (shown only when it is a terminal), handed to the API as plain callbacks."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+
+    def counter(self, description: str) -> tuple[Callable[[int], None], Callable[[int], None]]:
+        """(on_plan, on_progress) for an API call that announces a total and then reports work done; each new plan
+        restarts the bar and brings it to the front."""
+        task = self.bar.add_task(description, total=None, status="")
+
+        def on_plan(total: int) -> None:
+            for other in self.bar.task_ids:
+                self.bar.update(other, visible=other == task)
+            self.bar.reset(task, total=total)
+
+        return on_plan, (lambda done: self.bar.advance(task, done))
+
+    def training(self) -> Callbacks:
+        """Callbacks for a training run: a decoding bar, then one bar per epoch with the loss and images/s."""
+        on_plan, on_decoded = self.counter("decoding")
+        epochs: dict[int, TaskID] = {}
+
+        def on_step(step: StepProgress) -> None:
+            if step.epoch not in epochs:
+                for task in self.bar.task_ids:
+                    self.bar.update(task, visible=False)
+                epochs[step.epoch] = self.bar.add_task(f"epoch {step.epoch}/{step.epochs}", total=step.steps,
+                                                       status="")
+            self.bar.update(epochs[step.epoch], completed=step.step,
+                            status=f"loss {step.loss:.4f}  {step.images_per_second:.0f} img/s")
+
+        return Callbacks(say=_say, on_plan=on_plan, on_decoded=on_decoded, on_progress=on_step,
+                         on_epoch=lambda row: _say(_epoch_line(row)))
+
+
 @contextlib.contextmanager
-def _progress(description: str) -> Iterator[tuple]:
-    """A progress bar on stderr when it is a terminal, driven by the API's on_plan/on_progress callbacks."""
+def _progress() -> Iterator[_Bars]:
+    """One live display for the whole command (rich allows only one at a time)."""
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=stderr, transient=True, disable=not stderr.is_terminal,
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+        TimeRemainingColumn(), console=stderr, transient=True, disable=not stderr.is_terminal,
     ) as bar:
-        task = bar.add_task(description, total=None)
-        yield (lambda total: bar.update(task, total=total)), (lambda done: bar.advance(task, done))
+        yield _Bars(bar)
 
 
 def _warn_skipped(skipped: list[BadImage]) -> None:
@@ -138,7 +174,8 @@ def train(
     from lookalike.objectives.choice import ObjectiveChoice
     from lookalike.train import TrainSettings, resume_training, train_folder
 
-    with _training_progress() as callbacks:
+    with _progress() as bars:
+        callbacks = bars.training()
         if resume:
             run = resume_training(out, epochs=epochs, callbacks=callbacks)
         else:
@@ -168,37 +205,6 @@ def _epoch_line(row: dict) -> str:
             f"{row['images_per_second']:.0f} img/s, {row['seconds']:.1f} s")
 
 
-@contextlib.contextmanager
-def _training_progress() -> Iterator:
-    """A decoding bar, then a bar per epoch with the running loss and images per second (stderr, terminals only)."""
-    from lookalike.train import Callbacks
-
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-        TimeRemainingColumn(), console=stderr, transient=True, disable=not stderr.is_terminal,
-    ) as bar:
-        decoding = bar.add_task("decoding", total=None, status="")
-        epoch_tasks: dict[int, object] = {}
-
-        def on_progress(step) -> None:
-            if step.epoch not in epoch_tasks:
-                bar.update(decoding, visible=False)
-                for task in epoch_tasks.values():
-                    bar.update(task, visible=False)
-                epoch_tasks[step.epoch] = bar.add_task(f"epoch {step.epoch}/{step.epochs}", total=step.steps,
-                                                       status="")
-            bar.update(epoch_tasks[step.epoch], completed=step.step,
-                       status=f"loss {step.loss:.4f}  {step.images_per_second:.0f} img/s")
-
-        yield Callbacks(
-            say=_say,
-            on_plan=lambda total: bar.update(decoding, total=total),
-            on_decoded=lambda done: bar.advance(decoding, done),
-            on_progress=on_progress,
-            on_epoch=lambda row: _say(_epoch_line(row)),
-        )
-
-
 @app.command()
 def index(
     folder: Annotated[Path, typer.Argument(help="Folder of images, searched recursively.")],
@@ -220,7 +226,8 @@ def index(
 
     if index_kind is not None and index_kind not in INDEX_KINDS:
         raise typer.BadParameter(f"choose one of {', '.join(INDEX_KINDS)}", param_hint="--index")
-    with _progress("embedding") as (on_plan, on_progress):
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("embedding")
         report = index_folder(
             folder, gallery, model=model, index=index_kind, prune=prune,
             settings=_settings(batch_size, workers, device, precision), on_plan=on_plan, on_progress=on_progress,
@@ -253,7 +260,8 @@ def search(
     """Find the K gallery images most like each query (cosine similarity, 1 = identical embedding)."""
     from lookalike.search import search_images
 
-    with _progress("embedding queries") as (on_plan, on_progress):
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("embedding queries")
         report = search_images(
             queries, gallery, k=k, model=model, exclude_self=exclude_self,
             settings=_settings(batch_size, workers, device, precision), on_plan=on_plan, on_progress=on_progress,
@@ -324,9 +332,10 @@ def demo(
     """
     from lookalike.demo import run_demo
 
-    with _training_progress() as training, _progress("embedding") as (on_plan, on_progress):
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("embedding")
         result = run_demo(out, data, image_size=image_size, epochs=epochs, on_plan=on_plan,
-                          on_progress=on_progress, say=_say, training=training)
+                          on_progress=on_progress, say=_say, training=bars.training())
     _warn_skipped(result.best.index.skipped)
     typer.echo(str(result.report))
 
