@@ -20,6 +20,7 @@ from lookalike.models.pair_head import PAIR_HEADS, PairHead
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+_ADDED_LATER = frozenset({"pair_head"})
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,11 @@ class EncoderConfig:
         return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
 
     def digest(self) -> str:
-        """A hash of the architecture settings, stable across runs and machines."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        """A hash of the architecture settings, stable across runs and machines. Settings added after the first
+        release are left out while unset, so models saved before they existed keep their hash (and their id)."""
+        settings = {key: value for key, value in self.to_dict().items()
+                    if not (key in _ADDED_LATER and value is None)}
+        canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

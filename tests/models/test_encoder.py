@@ -1,8 +1,10 @@
+import json
+
 import pytest
 import torch
 
 from lookalike.errors import LookalikeError
-from lookalike.models import Encoder, EncoderConfig, create_encoder
+from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, save_model
 
 TINY = EncoderConfig(backbone="resnet18", image_size=32, head=(32, 16))
 
@@ -80,3 +82,14 @@ def test_config_round_trips_through_a_dict_and_its_digest_is_stable():
 def test_unknown_config_keys_are_refused():
     with pytest.raises(LookalikeError, match="unknown encoder settings: colour"):
         EncoderConfig.from_dict({**TINY.to_dict(), "colour": True})
+
+
+def test_models_saved_before_the_pair_head_setting_keep_their_hash(tmp_path):
+    folder = tmp_path / "old"
+    save_model(create_encoder(EncoderConfig(image_size=32, head=(8,)), seed=0), folder)
+    meta = json.loads((folder / "config.json").read_text())
+    del meta["architecture"]["pair_head"]  # as the first release wrote it
+    (folder / "config.json").write_text(json.dumps(meta))
+    assert load_model(folder).config.pair_head is None
+    with_head = EncoderConfig(image_size=32, head=(8,), pair_head="l1")
+    assert with_head.digest() != EncoderConfig(image_size=32, head=(8,)).digest()
