@@ -167,6 +167,20 @@ def _one_query_per_label(results: list[QueryResult], labels: list[str | None]) -
     return first + rest
 
 
+def _verdict(evaluations: list[Evaluation]) -> list[str]:
+    """One plain sentence on whether training helped, since the table alone invites a wrong reading."""
+    if len(evaluations) < 2:
+        return []
+    untrained, trained = evaluations[0].scores, evaluations[-1].scores
+    if trained.map_at_r >= untrained.map_at_r:
+        return [f"Training raised mAP@R from {untrained.map_at_r:.3f} to {trained.map_at_r:.3f}."]
+    return [f"Training lowered mAP@R from {untrained.map_at_r:.3f} to {trained.map_at_r:.3f} on this data. The "
+            "views taught the encoder to ignore what they change: the seed's positive is a centre half crop, "
+            "maybe mirrored, with another contrast, and when a crop or a mirror image changes what the picture "
+            "shows (a handwritten digit, for example), classes get pulled together. Choose views that keep "
+            "identity for such data."]
+
+
 def _report_sections(data_dir, description, config, model_dir, evaluations, chance, grid, curves, seconds):
     best = evaluations[-1]
     trained = model_dir is not None
@@ -191,6 +205,7 @@ def _report_sections(data_dir, description, config, model_dir, evaluations, chan
             "The untrained encoder has its random initial weights: it shows what random convolutional features "
             "alone give. The trained one learned from the same folder without labels (a positive is an augmented "
             "view of the anchor, negatives are other images), so it has seen the query images, never their labels.",
+            *_verdict(evaluations),
         ]),
         Section("Look-alikes", figures=[grid], notes=[
             f"From the {best.name} encoder. Left: the query. Then its nearest gallery images with cosine "

@@ -16,6 +16,8 @@ def test_demo_trains_then_reports_both_encoders_and_reuses_its_work(image_folder
         assert f"{evaluation.scores.precision_at_1:.3f}" in page
         assert 0 <= evaluation.scores.map_at_r <= 1
     assert result.chance_precision_at_1 == pytest.approx(1 / 3)
+    untrained, trained = (e.scores.map_at_r for e in result.evaluations)
+    assert ("Training raised" if trained >= untrained else "Training lowered") in page
     assert any(line.startswith("training ") for line in lines) and any("report:" in line for line in lines)
 
     lines.clear()
