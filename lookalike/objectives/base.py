@@ -33,3 +33,9 @@ class Objective(nn.Module, ABC):
         generator: torch.Generator | None = None,
     ) -> ObjectiveOutput:
         """`generator` (CPU, or None for the global one) drives any sampling, so a seeded run repeats exactly."""
+
+
+def embed_views(encoder: nn.Module, first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both views' embeddings from one forward pass, so batch norm sees the two views together."""
+    embeddings = encoder(torch.cat([first, second]))
+    return embeddings[: len(first)], embeddings[len(first) :]

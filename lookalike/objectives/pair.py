@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lookalike.models.pair_head import PairHead
-from lookalike.objectives.base import Objective, ObjectiveOutput
+from lookalike.objectives.base import Objective, ObjectiveOutput, embed_views
 
 
 def random_derangement(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -43,14 +43,13 @@ class PairObjective(Objective):
         second: torch.Tensor,
         generator: torch.Generator | None = None,
     ) -> ObjectiveOutput:
-        embeddings = encoder(torch.cat([first, second]))  # one pass, so batch norm sees both views together
-        view1, view2 = embeddings.split(len(first))
+        view1, view2 = embed_views(encoder, first, second)
         partners = view2
         if len(first) > 1:  # one image has no other image to pair with
-            others = random_derangement(len(first), generator).to(embeddings.device)
+            others = random_derangement(len(first), generator).to(view1.device)
             view1 = torch.cat([view1, view1])
             partners = torch.cat([view2, view2[others]])
-        labels = torch.zeros(len(partners), device=embeddings.device)
+        labels = torch.zeros(len(partners), device=view1.device)
         labels[: len(first)] = 1.0
         logits = self.head(view1, partners)
         accuracy = float(((logits.detach() > 0) == (labels > 0.5)).float().mean())

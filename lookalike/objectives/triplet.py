@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lookalike.errors import LookalikeError
-from lookalike.objectives.base import Objective, ObjectiveOutput
+from lookalike.objectives.base import Objective, ObjectiveOutput, embed_views
 from lookalike.objectives.distances import squared_l2
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class TripletObjective(Objective):
         second: torch.Tensor,
         generator: torch.Generator | None = None,
     ) -> ObjectiveOutput:
-        embeddings = encoder(torch.cat([first, second]))  # one pass, so batch norm sees both views together
+        embeddings = torch.cat(embed_views(encoder, first, second))
         ids = torch.arange(len(first), device=embeddings.device).repeat(2)
         anchor, positive, negative = self.miner(embeddings, ids, generator)
         d_ap, d_an = self.distance(embeddings[anchor], embeddings[positive], embeddings[negative])

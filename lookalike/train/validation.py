@@ -12,18 +12,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from lookalike.objectives import Objective, squared_l2
+from lookalike.objectives import Objective, random_derangement, squared_l2
 
 _VIEW_SEED_OFFSET = 7919  # validation views must not coincide with any training epoch's draws
-
-
-def _derangement(n: int, generator: torch.Generator) -> torch.Tensor:
-    """A random permutation with no fixed point: a shift by 1..n-1 of a random order."""
-    order = torch.randperm(n, generator=generator)
-    shift = int(torch.randint(1, n, (1,), generator=generator))
-    partner = torch.empty(n, dtype=torch.long)
-    partner[order] = order.roll(shift)
-    return partner
 
 
 class FixedValidation:
@@ -38,7 +29,7 @@ class FixedValidation:
             second.append(_to_uint8(b))
         self.first = torch.cat(first)
         self.second = torch.cat(second)
-        self.negative = _derangement(len(pixels), generator)
+        self.negative = random_derangement(len(pixels), generator)
         self.batch_size = batch_size
         self.seed = seed
 

@@ -1,26 +1,13 @@
 import torch
 import torch.nn.functional as F
-from torch import nn
 
+from tiny_objective_inputs import TinyEncoder, noisy_views
 from lookalike.models.pair_head import PairHead
 from lookalike.objectives import PairObjective, random_derangement
 
 
-class TinyEncoder(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.linear = nn.Linear(3 * 8 * 8, 16)
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.linear(images.flatten(1)), dim=1)
-
-
 def _views(batch: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two noisy views of images that share most of their content, so telling them apart takes some learning."""
-    generator = torch.Generator().manual_seed(0)
-    images = torch.randn(1, 3, 8, 8, generator=generator) + 0.5 * torch.randn(batch, 3, 8, 8, generator=generator)
-    first = images + 0.5 * torch.randn(batch, 3, 8, 8, generator=generator)
-    return first, images + 0.5 * torch.randn(batch, 3, 8, 8, generator=generator)
+    return noisy_views(batch)
 
 
 def test_derangement_is_a_permutation_without_fixed_points():
