@@ -20,7 +20,10 @@ from lookalike.models.pair_head import PAIR_HEADS, PairHead
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_ADDED_LATER = frozenset({"pair_head"})
+EMBEDDING_LAYERS = ("head", "backbone")
+# Settings added after the first release, with the value that reproduces the old behaviour. While a setting holds
+# that value it is left out of the digest, so models saved before it existed keep their id.
+_ADDED_LATER = {"pair_head": None, "embed_from": "head"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,9 @@ class EncoderConfig:
     trainable_from: str | None = None
     # A same/different head on pairs of embeddings ("l1" or "chi2"), trained by the pair objective; None: no head.
     pair_head: str | None = None
+    # Which output search and evaluation use: the head's ("head"), or the backbone's features before it
+    # ("backbone"), as SimCLR does when its head is a projection used only by the loss.
+    embed_from: str = "head"
 
     def __post_init__(self) -> None:
         backbone_spec(self.backbone)  # raises for an unknown name
@@ -50,13 +56,16 @@ class EncoderConfig:
             raise LookalikeError(f"unknown stage {self.trainable_from!r}; choose one of {', '.join(STAGES)}")
         if self.pair_head is not None and self.pair_head not in PAIR_HEADS:
             raise LookalikeError(f"unknown pair head {self.pair_head!r}; choose one of {', '.join(PAIR_HEADS)}")
+        if self.embed_from not in EMBEDDING_LAYERS:
+            raise LookalikeError(f"unknown embedding layer {self.embed_from!r}; choose one of "
+                                 f"{', '.join(EMBEDDING_LAYERS)}")
         object.__setattr__(self, "head", tuple(int(width) for width in self.head))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
 
     @property
     def embedding_dim(self) -> int:
-        return self.head[-1]
+        return self.head[-1] if self.embed_from == "head" else backbone_spec(self.backbone).feature_dim
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -74,10 +83,9 @@ class EncoderConfig:
         return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
 
     def digest(self) -> str:
-        """A hash of the architecture settings, stable across runs and machines. Settings added after the first
-        release are left out while unset, so models saved before they existed keep their hash (and their id)."""
+        """A hash of the architecture settings, stable across runs and machines."""
         settings = {key: value for key, value in self.to_dict().items()
-                    if not (key in _ADDED_LATER and value is None)}
+                    if not (key in _ADDED_LATER and value == _ADDED_LATER[key])}
         canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -93,7 +101,11 @@ def _mlp_head(in_features: int, widths: tuple[int, ...]) -> nn.Sequential:
 
 
 class Encoder(nn.Module):
-    """Image batch (normalised float, N x 3 x H x W) -> unit-length embeddings (N x embedding_dim)."""
+    """Image batch (normalised float, N x 3 x H x W) -> unit-length embeddings (N x embedding_dim).
+
+    The embedding is taken where `config.embed_from` says; an objective may ask for another layer (`at=`), which
+    is how SimCLR's loss sees the projection head while search sees the backbone features.
+    """
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
@@ -124,5 +136,10 @@ class Encoder(nn.Module):
         """Backbone features before the head (what a linear probe or projection head may use)."""
         return self.backbone(images)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.head(self.features(images)).float(), dim=1)
+    def forward(self, images: torch.Tensor, at: str | None = None) -> torch.Tensor:
+        """Unit-length output of layer `at` ("head" or "backbone"; default: the configured embedding layer).
+        Objectives pass `at` through this call rather than calling a sub-module, so a distributed wrapper sees it."""
+        features = self.features(images)
+        if (at or self.config.embed_from) == "head":
+            features = self.head(features)
+        return F.normalize(features.float(), dim=1)
