@@ -3,6 +3,7 @@
 from lookalike.objectives.base import Objective, ObjectiveOutput
 from lookalike.objectives.distances import pairwise_squared_l2, squared_l2
 from lookalike.objectives.miners import MINERS, BatchHardMiner, Miner, RandomMiner, SemiHardMiner, make_miner
+from lookalike.objectives.ntxent import DEFAULT_TEMPERATURE, NTXentLoss, NTXentObjective
 from lookalike.objectives.pair import PairObjective, random_derangement
 from lookalike.objectives.triplet import (
     DEFAULT_MARGIN,
@@ -14,9 +15,12 @@ from lookalike.objectives.triplet import (
 
 __all__ = [
     "DEFAULT_MARGIN",
+    "DEFAULT_TEMPERATURE",
     "MINERS",
     "BatchHardMiner",
     "Miner",
+    "NTXentLoss",
+    "NTXentObjective",
     "Objective",
     "ObjectiveOutput",
     "PairObjective",

@@ -35,7 +35,11 @@ class Objective(nn.Module, ABC):
         """`generator` (CPU, or None for the global one) drives any sampling, so a seeded run repeats exactly."""
 
 
-def embed_views(encoder: nn.Module, first: torch.Tensor, second: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both views' embeddings from one forward pass, so batch norm sees the two views together."""
-    embeddings = encoder(torch.cat([first, second]))
+def embed_views(
+    encoder: nn.Module, first: torch.Tensor, second: torch.Tensor, at: str | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both views' embeddings from one forward pass, so batch norm sees the two views together. `at` names the
+    encoder layer to read ("head" or "backbone"); None reads the encoder's own embedding layer."""
+    both = torch.cat([first, second])
+    embeddings = encoder(both) if at is None else encoder(both, at=at)
     return embeddings[: len(first)], embeddings[len(first) :]

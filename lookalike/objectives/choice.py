@@ -9,20 +9,24 @@ from lookalike.models import Encoder
 from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.objectives.base import Objective
 from lookalike.objectives.miners import MINERS, make_miner
+from lookalike.objectives.ntxent import DEFAULT_TEMPERATURE, NTXentObjective
 from lookalike.objectives.pair import PairObjective
 from lookalike.objectives.triplet import DEFAULT_MARGIN, TripletObjective
+from lookalike.views import PlainView, ViewRecipe
 
-OBJECTIVES = ("triplet", "pair")
+OBJECTIVES = ("triplet", "pair", "simclr")
 
 
 @dataclass(frozen=True)
 class ObjectiveChoice:
-    """An objective and its settings. `mining` and `margin` apply to triplets, `pair_head` to pairs."""
+    """An objective and its settings. `mining` and `margin` apply to triplets, `pair_head` to pairs,
+    `temperature` to SimCLR."""
 
     name: str = "triplet"
     mining: str = "semihard"
     margin: float = DEFAULT_MARGIN
     pair_head: str = "l1"
+    temperature: float = DEFAULT_TEMPERATURE
 
     def __post_init__(self) -> None:
         if self.name not in OBJECTIVES:
@@ -33,6 +37,28 @@ class ObjectiveChoice:
             raise LookalikeError(f"the margin must be 0 or more, got {self.margin}")
         if self.pair_head not in PAIR_HEADS:
             raise LookalikeError(f"unknown pair head {self.pair_head!r}; choose one of {', '.join(PAIR_HEADS)}")
+        if not self.temperature > 0:
+            raise LookalikeError(f"the temperature must be above 0, got {self.temperature}")
+
+    # What each objective trains best with, when the user does not say. SimCLR's head is a 512 -> 512 -> 128
+    # projection seen only by the loss; search reads the backbone features before it, as SimCLR evaluates.
+
+    @property
+    def default_views(self) -> str:
+        return "simclr" if self.name == "simclr" else "seed"
+
+    @property
+    def default_head(self) -> tuple[int, ...]:
+        return (512, 128) if self.name == "simclr" else (512, 256, 256)
+
+    @property
+    def default_embed_from(self) -> str:
+        return "backbone" if self.name == "simclr" else "head"
+
+    def views(self, augmented: ViewRecipe) -> tuple[ViewRecipe, ViewRecipe]:
+        """The two views per image: SimCLR augments both; triplets and pairs compare the plain image with one
+        augmented view, as the seed does."""
+        return (augmented, augmented) if self.name == "simclr" else (PlainView(), augmented)
 
     @property
     def encoder_pair_head(self) -> str | None:
@@ -44,13 +70,11 @@ class ObjectiveChoice:
             if encoder.pair_head is None:
                 raise LookalikeError("the pair objective needs an encoder built with a pair head")
             return PairObjective(encoder.pair_head)
+        if self.name == "simclr":
+            return NTXentObjective(self.temperature)
         return TripletObjective(make_miner(self.mining), self.margin)
 
     def describe(self) -> dict:
         """The settings that matter for this objective, for logs and the model's origin."""
-        data = asdict(self)
-        if self.name == "pair":
-            del data["mining"], data["margin"]
-        else:
-            del data["pair_head"]
-        return data
+        keep = {"triplet": ("mining", "margin"), "pair": ("pair_head",), "simclr": ("temperature",)}[self.name]
+        return {key: value for key, value in asdict(self).items() if key == "name" or key in keep}
