@@ -1,7 +1,10 @@
-"""Training from a folder of unlabeled images, and resuming such a run: what `lookalike train` does.
+"""Training from a folder of unlabeled images (or an STL-10 or CIFAR-10 folder), and resuming such a run: what
+`lookalike train` does.
 
-Folder names are never read here: the split is by position and the objectives make their own pairs, so the training
-is label-free whatever the folder looks like.
+Folder names and data-set labels are never read here: the split is by position and the objectives make their own
+pairs, so the training is label-free whatever the folder looks like.
+
+Under torchrun every process runs this same code; only the first one reports progress and writes files.
 """
 
 from __future__ import annotations
@@ -10,19 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lookalike.data import BadImage, find_images, split_indices
-from lookalike.data.cache import ImageCache, cache_images
+from lookalike import distributed
+from lookalike.data import BadImage, split_indices
+from lookalike.data.cache import ImageCache
+from lookalike.data.sources import training_images
 from lookalike.errors import LookalikeError
 from lookalike.models import EncoderConfig, create_encoder
 from lookalike.models.storage import CONFIG_FILE
 from lookalike.objectives.choice import ObjectiveChoice
+from lookalike.runtime import pick_device
 from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
 from lookalike.train.settings import TrainSettings
 from lookalike.train.trainer import StepProgress, Trainer, TrainReport
-from lookalike.views import PlainView, ViewRecipe, recipe_from_dict, recipe_named
-
-CACHE_SCALE = 2
-"""Images are cached at twice the model input, so the seed's centre half-crop is cut at full resolution."""
+from lookalike.views import ViewRecipe, recipe_from_dict, recipe_named
 
 
 @dataclass
@@ -34,6 +37,8 @@ class FolderRun:
     valid_paths: list[Path]
     skipped: list[BadImage]
     duplicates: list[Path]
+    reports: bool = True
+    """Whether this process speaks for the run: the only one, or the first of several under torchrun."""
 
 
 @dataclass
@@ -55,16 +60,18 @@ def train_folder(
     backbone: str = "resnet18",
     weights: str | None = None,
     image_size: int = 128,
-    head: tuple[int, ...] = (512, 256, 256),
+    head: tuple[int, ...] | None = None,
+    embed_from: str | None = None,
     trainable_from: str | None = None,
-    views: str = "seed",
+    views: str | None = None,
     valid_fraction: float = 0.2,
     callbacks: Callbacks = Callbacks(),
 ) -> FolderRun:
     """Train a new encoder on the images under `folder` and write it to `out` (a model folder).
 
     With pretrained `weights` and no `trainable_from`, only `layer4` and the head train, as in the seed recipe.
-    `views` names the recipe for the second view ("seed" or "simclr"); the first view is the plain image.
+    `views` names the augmentation recipe ("seed" or "simclr"); `head`, `embed_from` and `views` default to what
+    the objective trains best with (see ObjectiveChoice).
     """
     out = Path(out)
     if checkpoint_dir(out).is_dir():
@@ -75,18 +82,19 @@ def train_folder(
         raise LookalikeError(f"the validation fraction must be between 0 and 1, got {valid_fraction}")
     if trainable_from is None and weights is not None:
         trainable_from = "layer4"
-    config = EncoderConfig(backbone=backbone, image_size=image_size, head=head, trainable_from=trainable_from,
-                           pair_head=objective.encoder_pair_head)
-    second = recipe_named(views)
+    config = EncoderConfig(backbone=backbone, image_size=image_size, head=head or objective.default_head,
+                           trainable_from=trainable_from, pair_head=objective.encoder_pair_head,
+                           embed_from=embed_from or objective.default_embed_from)
+    first, second = objective.views(recipe_named(views or objective.default_views))
     encoder = create_encoder(config, weights=weights, seed=settings.seed)
     run_info = {
         "folder": str(Path(folder).resolve()),
         "objective": objective.name,
         "objective_settings": objective.describe(),
-        "views": [PlainView().to_dict(), second.to_dict()],
+        "views": [first.to_dict(), second.to_dict()],
         "valid_fraction": valid_fraction,
     }
-    return _run(folder, out, encoder, objective, PlainView(), second, settings, run_info, False, callbacks)
+    return _run(folder, out, encoder, objective, first, second, settings, run_info, False, callbacks)
 
 
 def resume_training(out: str | Path, *, epochs: int | None = None, callbacks: Callbacks = Callbacks()) -> FolderRun:
@@ -110,22 +118,28 @@ def _run(
     folder, out: Path, encoder, objective: ObjectiveChoice, first: ViewRecipe, second: ViewRecipe,
     settings: TrainSettings, run_info: dict, resume: bool, callbacks: Callbacks,
 ) -> FolderRun:
-    paths = find_images(folder)
-    if resume and run_info.get("files") != len(paths):
-        callbacks.say(f"warning: {folder} held {run_info.get('files')} files when the run started and holds "
-                      f"{len(paths)} now; the split and the remaining epochs will differ from the original run")
-    run_info["files"] = len(paths)
-    if callbacks.on_plan:
-        callbacks.on_plan(len(paths))
-    cache = cache_images(paths, CACHE_SCALE * encoder.config.image_size, workers=settings.workers,
-                         on_progress=callbacks.on_decoded)
+    ranks = distributed.init_from_environment(pick_device(settings.device))
+    if not ranks.is_main:
+        callbacks = Callbacks(say=lambda line: None)
+    cache_size = round(encoder.config.image_size * max(first.detail_scale, second.detail_scale))
+    cache = training_images(folder, cache_size, workers=settings.workers, on_plan=callbacks.on_plan,
+                            on_progress=callbacks.on_decoded)
+    found = len(cache) + len(cache.duplicates) + len(cache.skipped)
+    if resume and run_info.get("files") != found:
+        callbacks.say(f"warning: {folder} held {run_info.get('files')} images when the run started and holds "
+                      f"{found} now; the split and the remaining epochs will differ from the original run")
+    run_info["files"] = found
     train, valid = _split(cache, run_info["valid_fraction"], settings.seed)
-    callbacks.say(f"{len(paths)} files: {len(train)} to train on, {len(valid)} to validate with"
+    callbacks.say(f"{found} images: {len(train)} to train on, {len(valid)} to validate with"
                   + (f", {len(cache.duplicates)} duplicates left out" if cache.duplicates else "")
                   + (f", {len(cache.skipped)} unreadable" if cache.skipped else ""))
     trainer = Trainer(encoder, objective.build(encoder), first, second, settings, out, run_info=run_info)
-    report = trainer.fit(train, valid, resume=resume, on_progress=callbacks.on_progress, on_epoch=callbacks.on_epoch)
-    return FolderRun(report, train.paths, valid.paths, cache.skipped, cache.duplicates)
+    try:
+        report = trainer.fit(train, valid, resume=resume, on_progress=callbacks.on_progress,
+                             on_epoch=callbacks.on_epoch)
+    finally:
+        distributed.leave()
+    return FolderRun(report, train.paths, valid.paths, cache.skipped, cache.duplicates, ranks.is_main)
 
 
 def _split(cache: ImageCache, valid_fraction: float, seed: int) -> tuple[ImageCache, ImageCache]:

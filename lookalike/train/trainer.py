@@ -7,6 +7,10 @@ the CPU has native bf16; and Adam is the fused kernel. On CUDA the cache is pinn
 
 Determinism: the batch order and every view of epoch e come from a generator seeded with (seed, e), so a run resumed
 from the checkpoint of epoch e replays epochs e+1... exactly as an uninterrupted run would.
+
+Several processes (torchrun): every process draws the same batch order and takes its share of each batch; gradients
+and batch-norm statistics are averaged over the processes, so the weights stay identical everywhere, and only the
+first process validates and writes files. `batch_size` is the global batch.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from pathlib import Path
 
 import torch
 
+from lookalike import distributed
 from lookalike.data.cache import ImageCache
 from lookalike.errors import LookalikeError
-from lookalike.models import Encoder, save_model
+from lookalike.models import Encoder, model_id, save_model
 from lookalike.objectives import Objective
 from lookalike.report.curves import CURVES_FILE, plot_curves
 from lookalike.runtime import autocast, autocast_dtype, pick_device
@@ -32,6 +37,7 @@ from lookalike.train.validation import FixedValidation
 from lookalike.views import ViewRecipe
 
 _EPOCH_SEED_STRIDE = 1_000_003
+_RANK_SEED_STRIDE = 7_919
 
 
 @dataclass
@@ -74,6 +80,9 @@ class Trainer:
         self.settings = settings
         self.device = pick_device(settings.device)
         self.dtype = autocast_dtype(self.device, settings.precision)
+        self.ranks = distributed.current()
+        if self.ranks.world > 1 and self.device.type == "cuda":
+            encoder = torch.nn.SyncBatchNorm.convert_sync_batchnorm(encoder)  # SimCLR's global batch norm
         self.encoder = encoder.to(self.device, memory_format=torch.channels_last)
         self.objective = objective.to(self.device)
         self.first_view = first_view
@@ -81,9 +90,9 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.run_info = dict(run_info or {})
         self.image_size = encoder.config.image_size
-        trainable = [p for p in self.encoder.parameters() if p.requires_grad]
+        self.trainable = [p for p in self.encoder.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(
-            settings.optimizer, trainable, lr=settings.lr, weight_decay=settings.weight_decay,
+            settings.optimizer, self.trainable, lr=settings.lr, weight_decay=settings.weight_decay,
             momentum=settings.momentum, device=self.device,
         )
         # fp16 (CUDA only) needs loss scaling; bf16 and fp32 do not.
@@ -117,12 +126,14 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             output.loss.backward()
+            distributed.average_gradients(self.trainable)
             self.optimizer.step()
         else:
             self.scaler.scale(output.loss).backward()
+            distributed.average_gradients(self.trainable)
             self.scaler.step(self.optimizer)
             self.scaler.update()
-        return float(output.loss.detach()), output.stats
+        return distributed.mean(float(output.loss.detach()), self.device), output.stats
 
     # -- the loop ---------------------------------------------------------------------------------------------------
 
@@ -137,11 +148,15 @@ class Trainer:
     ) -> TrainReport:
         """Train for `settings.epochs` epochs (counting those already done when resuming), checkpointing each one."""
         settings = self.settings
-        batch = settings.batch_size
-        if len(train) < 2:
-            raise LookalikeError(f"training needs at least 2 distinct images, found {len(train)}")
-        # A last batch of one image has no negative, so it is dropped; any other remainder is trained on.
-        steps_per_epoch = len(train) // batch + (len(train) % batch >= 2)
+        batch, rank, world = settings.batch_size, self.ranks.rank, self.ranks.world
+        if len(train) < 2 * world:
+            raise LookalikeError(f"training needs at least {2 * world} distinct images, found {len(train)}")
+        if batch % world:
+            raise LookalikeError(f"the batch size ({batch}) must be a multiple of the number of processes ({world})")
+        # Each process needs at least two images of a batch to find a negative among them, so a shorter last batch
+        # is dropped; any other remainder is trained on, cut to a multiple of the number of processes.
+        last = len(train) % batch - len(train) % batch % world
+        steps_per_epoch = len(train) // batch + (last >= 2 * world)
         total_steps = steps_per_epoch * settings.epochs
         warmup_steps = round(settings.warmup_epochs * steps_per_epoch)
         pixels = train.pixels.pin_memory() if self.device.type == "cuda" else train.pixels
@@ -156,17 +171,22 @@ class Trainer:
             torch.manual_seed(settings.seed)
         started = time.perf_counter()
         for epoch in range(start_epoch, settings.epochs):
-            generator = torch.Generator().manual_seed(settings.seed + _EPOCH_SEED_STRIDE * (epoch + 1))
+            epoch_seed = settings.seed + _EPOCH_SEED_STRIDE * (epoch + 1)
+            generator = torch.Generator().manual_seed(epoch_seed)
             order = torch.randperm(len(train), generator=generator)
+            if world > 1:  # the same order everywhere, but each process's own views
+                generator = torch.Generator().manual_seed(epoch_seed + _RANK_SEED_STRIDE * (rank + 1))
             self.encoder.train()
             self.objective.train()
             epoch_started = time.perf_counter()
             loss_sum, stat_sums, images = 0.0, {}, 0
             for step in range(steps_per_epoch):
                 indices = order[step * batch:(step + 1) * batch]
+                indices = indices[: len(indices) - len(indices) % world]
+                share = len(indices) // world
                 global_step = epoch * steps_per_epoch + step
                 lr = settings.lr * lr_factor(global_step, total_steps, warmup_steps, settings.schedule)
-                loss, stats = self.step(pixels[indices], generator, lr)
+                loss, stats = self.step(pixels[indices[rank * share:(rank + 1) * share]], generator, lr)
                 if loss != loss:  # NaN
                     raise LookalikeError(f"the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
                                          "lower the learning rate or use --precision fp32")
@@ -174,7 +194,7 @@ class Trainer:
                 for name, value in stats.items():
                     stat_sums[name] = stat_sums.get(name, 0.0) + value * len(indices)
                 images += len(indices)
-                if on_progress:
+                if on_progress and self.ranks.is_main:
                     rate = images / max(time.perf_counter() - epoch_started, 1e-9)
                     on_progress(StepProgress(epoch + 1, settings.epochs, step + 1, steps_per_epoch, loss, rate))
             seconds = time.perf_counter() - epoch_started
@@ -186,13 +206,14 @@ class Trainer:
                 "images_per_second": images / seconds,
                 "seconds": seconds,
             }
-            if validation is not None:
+            distributed.average_batch_norm_statistics(self.encoder)
+            if validation is not None and self.ranks.is_main:
                 self.encoder.eval()
                 self.objective.eval()
                 row.update(validation.evaluate(self.encoder, self.objective, self.prepare, self.run))
             history.append(row)
             self._save(epoch + 1, (epoch + 1) * steps_per_epoch, history, len(train))
-            if on_epoch:
+            if on_epoch and self.ranks.is_main:
                 on_epoch(row)
         self.encoder.eval()
         return TrainReport(self.out_dir, self._model_id, history, start_epoch, time.perf_counter() - started)
@@ -200,10 +221,15 @@ class Trainer:
     # -- saving and resuming ----------------------------------------------------------------------------------------
 
     def _save(self, epochs_done: int, step: int, history: list[dict], train_images: int) -> None:
-        """After each epoch: the usable model, its log and curves, then the checkpoint to resume from."""
+        """After each epoch: the usable model, its log and curves, then the checkpoint to resume from. Only the
+        first process writes; the others hold the same weights."""
         self.encoder.origin = {**self.origin, "training": {**self.run_info, "epochs_done": epochs_done,
                                                           "settings": self.settings.to_dict(),
-                                                          "train_images": train_images}}
+                                                          "train_images": train_images,
+                                                          "processes": self.ranks.world}}
+        if not self.ranks.is_main:
+            self._model_id = model_id(self.encoder)
+            return
         self._model_id = save_model(self.encoder, self.out_dir)
         write_history(history, self.out_dir / LOG_FILE)
         plot_curves(history, self.out_dir / CURVES_FILE, title=f"{self.run_info.get('objective', 'training')} "
