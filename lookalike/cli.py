@@ -98,6 +98,13 @@ def _warn_skipped(skipped: list[BadImage]) -> None:
         _say(f"warning: skipped {bad.path}: {bad.reason}")
 
 
+def _widths(head: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(width) for width in head.split(","))
+    except ValueError:
+        raise typer.BadParameter("comma-separated whole numbers, e.g. 512,256,256", param_hint="--head") from None
+
+
 def _settings(batch_size: int, workers: int | None, device: str | None, precision: str) -> EmbedSettings:
     return EmbedSettings(batch_size=batch_size, workers=workers, device=device, precision=precision)
 
@@ -123,10 +130,7 @@ def create_model(
     """Write a new encoder to OUT, for `index --model OUT` (and, later, training)."""
     from lookalike.models import EncoderConfig, create_encoder, save_model
 
-    try:
-        widths = tuple(int(width) for width in head.split(","))
-    except ValueError:
-        raise typer.BadParameter("comma-separated whole numbers, e.g. 512,256,256", param_hint="--head") from None
+    widths = _widths(head)
     config = EncoderConfig(backbone=backbone, image_size=image_size, head=widths, trainable_from=trainable_from)
     encoder = create_encoder(config, weights=weights, seed=seed)
     typer.echo(f"model {save_model(encoder, out)}: {backbone} ({encoder.origin['init']} weights), {image_size} px, "
@@ -135,17 +139,32 @@ def create_model(
 
 @app.command()
 def train(
-    folder: Annotated[Path, typer.Argument(help="Folder of unlabeled images, searched recursively.")],
+    folder: Annotated[Path, typer.Argument(help="Folder of unlabeled images, searched recursively; or an STL-10 "
+                                                "binary folder (its unlabeled split) or a CIFAR-10 python folder "
+                                                "(its train split). Labels are never read.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write; it also holds the checkpoint, "
                                                            "train_log.csv and curves.png.")] = Path("model"),
-    objective: Annotated[str, typer.Option(help="triplet (margin loss on mined triplets) or pair (same/different "
-                                                "head with binary cross-entropy).")] = "triplet",
+    objective: Annotated[str, typer.Option(help="triplet (margin loss on mined triplets), pair (same/different "
+                                                "head with binary cross-entropy) or simclr (NT-Xent on two "
+                                                "augmented views).")] = "triplet",
     mining: Annotated[str, typer.Option(help="Triplet mining in the batch: random, hard or semihard.")] = "semihard",
     margin: Annotated[float, typer.Option(min=0, help="Triplet margin on squared L2 between unit vectors "
                                                       "(distances lie in 0..4; FaceNet's 0.2).")] = 0.2,
     pair_head: Annotated[str, typer.Option(help="Pair head features: l1 (|f1-f2|) or chi2.")] = "l1",
-    views: Annotated[str, typer.Option(help="Positive view recipe: seed (centre half crop, flip, contrast "
-                                            "0.2-1.8) or simclr (crop, flip, colour jitter, greyscale).")] = "seed",
+    temperature: Annotated[float, typer.Option(help="NT-Xent temperature (simclr).")] = 0.5,
+    views: Annotated[
+        Optional[str], typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8) or simclr "
+                                         "(crop, flip, colour jitter, greyscale); default: simclr for the simclr "
+                                         "objective, seed otherwise.")
+    ] = None,
+    head: Annotated[
+        Optional[str], typer.Option(help="Head widths, comma-separated (default 512,256,256; simclr: a 512,128 "
+                                         "projection).")
+    ] = None,
+    embed_from: Annotated[
+        Optional[str], typer.Option(help="Layer that search and evaluation read: head or backbone (default: "
+                                         "backbone for simclr, whose head only serves the loss; head otherwise).")
+    ] = None,
     backbone: Annotated[str, typer.Option(help="resnet18, resnet34 or resnet50.")] = "resnet18",
     weights: Annotated[
         Optional[str], typer.Option(help="imagenet or a local .safetensors ResNet state dict; default: random init.")
@@ -170,10 +189,15 @@ def train(
     device: DeviceOption = None,
     precision: PrecisionOption = "auto",
 ) -> None:
-    """Train an encoder on FOLDER without labels and write it to --out, ready for `index --model`."""
+    """Train an encoder on FOLDER without labels and write it to --out, ready for `index --model`.
+
+    Under torchrun (torchrun --nproc-per-node N -m lookalike.cli train ...) the processes share each batch and
+    gather SimCLR's negatives across them; --batch-size is then the global batch.
+    """
     from lookalike.objectives.choice import ObjectiveChoice
     from lookalike.train import TrainSettings, resume_training, train_folder
 
+    widths = _widths(head) if head else None
     with _progress() as bars:
         callbacks = bars.training()
         if resume:
@@ -181,15 +205,19 @@ def train(
         else:
             run = train_folder(
                 folder, out,
-                objective=ObjectiveChoice(objective, mining=mining, margin=margin, pair_head=pair_head),
+                objective=ObjectiveChoice(objective, mining=mining, margin=margin, pair_head=pair_head,
+                                          temperature=temperature),
                 settings=TrainSettings(
                     epochs=epochs or 10, batch_size=batch_size, optimizer=optimizer, lr=lr,
                     weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, seed=seed,
                     precision=precision, device=device, workers=workers,
                 ),
                 backbone=backbone, weights=weights, trainable_from=trainable_from, image_size=image_size,
-                views=views, valid_fraction=valid_fraction, callbacks=callbacks,
+                head=widths, embed_from=embed_from, views=views, valid_fraction=valid_fraction,
+                callbacks=callbacks,
             )
+    if not run.reports:
+        return
     _warn_skipped(run.skipped)
     last = run.report.history[-1]
     accuracy = last.get("valid_triplet_accuracy")
@@ -199,8 +227,9 @@ def train(
 
 
 def _epoch_line(row: dict) -> str:
-    extras = "".join(f", {name} {row[name]:.3f}" for name in ("active", "pair_accuracy", "valid_loss",
-                                                                "valid_triplet_accuracy") if row.get(name) is not None)
+    """The epoch's loss, then whatever the objective and validation measured, then its speed."""
+    fixed = ("epoch", "train_loss", "lr", "images_per_second", "seconds")
+    extras = "".join(f", {name} {value:.3f}" for name, value in row.items() if name not in fixed and value is not None)
     return (f"epoch {row['epoch']}: loss {row['train_loss']:.4f}{extras}, "
             f"{row['images_per_second']:.0f} img/s, {row['seconds']:.1f} s")
 
@@ -338,6 +367,58 @@ def demo(
                           on_progress=on_progress, say=_say, training=bars.training())
     _warn_skipped(result.best.index.skipped)
     typer.echo(str(result.report))
+
+
+@app.command()
+def evaluate(
+    model: Annotated[Path, typer.Argument(help="Model folder to judge (its weights stay frozen).")],
+    train: Annotated[Path, typer.Option(help="Labelled train split: an image folder with one sub-folder per class, "
+                                             "or an STL-10 / CIFAR-10 folder (its train split).")],
+    test: Annotated[Path, typer.Option(help="Labelled test split, the same kinds (STL-10 / CIFAR-10: its test "
+                                            "split).")],
+    layer: Annotated[
+        Optional[str], typer.Option(help="Read the head or the backbone (default: the model's embedding layer).")
+    ] = None,
+    k: Annotated[int, typer.Option(min=1, help="Neighbours that vote in the kNN classifier.")] = 20,
+    knn_temperature: Annotated[float, typer.Option(help="kNN vote weight exp(cos/T).")] = 0.07,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")] = False,
+    cache: Annotated[bool, typer.Option(help="Keep features on disk, so a second evaluation skips the encoder.")] = (
+        True
+    ),
+    batch_size: BatchOption = 64,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Judge MODEL with labels: linear probe (top-1/top-5), weighted kNN, and retrieval of --test from --train
+    (precision@1, R-precision, mAP@R)."""
+    from lookalike.evaluate import DEFAULT_CACHE
+    from lookalike.evaluate import evaluate as run_evaluation
+
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("embedding")
+        result = run_evaluation(model, train, test, layer=layer, k=k, knn_temperature=knn_temperature,
+                                settings=_settings(batch_size, workers, device, precision),
+                                cache_dir=DEFAULT_CACHE if cache else None, on_plan=on_plan, on_progress=on_progress)
+    _warn_skipped(result.skipped)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    rows = [
+        ("model", f"{result.model_id} (layer: {result.layer})"),
+        ("train", result.train),
+        ("test", result.test),
+        ("linear probe top-1", f"{result.probe.top1:.4f}"),
+        (f"linear probe top-{min(5, result.probe.classes)}", f"{result.probe.top5:.4f}"),
+        ("linear probe train top-1", f"{result.probe.train_top1:.4f}"),
+        (f"kNN top-1 (k={result.k})", f"{result.knn_top1:.4f}"),
+        ("precision@1", f"{result.retrieval.precision_at_1:.4f}"),
+        ("R-precision", f"{result.retrieval.r_precision:.4f}"),
+        ("mAP@R", f"{result.retrieval.map_at_r:.4f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        typer.echo(f"{name:<{width}}  {value}")
 
 
 def main() -> None:

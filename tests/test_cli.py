@@ -7,7 +7,7 @@ import sys
 import pytest
 from PIL import Image
 
-from imagegen import write_truncated_jpeg
+from imagegen import write_image_folder, write_truncated_jpeg
 
 
 def run(*args, check_code=0):
@@ -18,7 +18,7 @@ def run(*args, check_code=0):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["create-model"], ["train"], ["index"], ["search"], ["remove"], ["info"], ["demo"]]
+    "command", [[], ["create-model"], ["train"], ["index"], ["search"], ["remove"], ["info"], ["demo"], ["evaluate"]]
 )
 def test_every_command_has_help(command):
     out = run(*command, "--help").stdout
@@ -131,6 +131,36 @@ def test_train_resume_then_index_with_the_trained_model(image_folder, tmp_path):
     query = image_folder / "class0" / "img0.jpg"
     top = run("search", query, "--gallery", gallery, "-k", "1", "--json").stdout
     assert json.loads(top)["results"][0]["hits"][0]["path"] == str(query.resolve())
+
+
+def test_simclr_trains_resumes_and_is_evaluated_on_its_backbone_features(tmp_path):
+    train, test = tmp_path / "train", tmp_path / "test"
+    write_image_folder(train, classes=3, per_class=6)
+    write_image_folder(test, classes=3, per_class=2)
+    model = tmp_path / "simclr"
+    common = ["--image-size", "32", "--batch-size", "6", "--workers", "0", "--precision", "fp32"]
+    first = run("train", train, "--out", model, "--objective", "simclr", "--temperature", "0.2", "--epochs", "1",
+                *common)
+    assert "positive_top1" in first.stderr and "1 epochs" in first.stdout
+    config = json.loads((model / "config.json").read_text())
+    assert config["architecture"]["head"] == [512, 128] and config["architecture"]["embed_from"] == "backbone"
+    assert config["origin"]["training"]["objective_settings"] == {"name": "simclr", "temperature": 0.2}
+    resumed = run("train", train, "--out", model, "--resume", "--epochs", "2")
+    assert "epoch 2:" in resumed.stderr
+
+    env_cache = ["--no-cache"]
+    table = run("evaluate", model, "--train", train, "--test", test, *env_cache, "--workers", "0").stdout
+    assert "linear probe top-1" in table and "kNN top-1 (k=20)" in table and "mAP@R" in table
+    scores = json.loads(run("evaluate", model, "--train", train, "--test", test, "--json", "--k", "3",
+                            "--layer", "head", *env_cache, "--workers", "0").stdout)
+    assert scores["layer"] == "head" and scores["k"] == 3
+    for value in (scores["probe"]["top1"], scores["probe"]["top5"], scores["knn_top1"],
+                  scores["retrieval"]["precision_at_1"], scores["retrieval"]["map_at_r"]):
+        assert 0.0 <= value <= 1.0
+    assert scores["retrieval"]["queries"] == 6
+
+    same = run("evaluate", model, "--train", train, "--test", train, *env_cache, check_code=2)
+    assert "same images" in same.stderr
 
 
 def test_train_rejects_bad_settings_with_one_line(image_folder, tmp_path):
