@@ -176,12 +176,16 @@ def train(
     epochs: Annotated[
         Optional[int], typer.Option(min=1, help="Epochs in all (default 10; with --resume, the run's own).")
     ] = None,
-    batch_size: Annotated[int, typer.Option(min=2, help="Images per batch (each gives two views).")] = 8,
-    optimizer: Annotated[str, typer.Option(help="adam, adamw or sgd.")] = "adam",
-    lr: Annotated[float, typer.Option(min=0, help="Peak learning rate.")] = 1e-4,
-    weight_decay: Annotated[float, typer.Option(min=0)] = 0.0,
+    batch_size: Annotated[
+        Optional[int], typer.Option(min=2, help="Images per batch, each giving two views (default 8; simclr 256).")
+    ] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw or sgd (default adam; simclr adamw).")] = None,
+    lr: Annotated[Optional[float], typer.Option(min=0, help="Peak learning rate (default 1e-4; simclr 1e-3).")] = None,
+    weight_decay: Annotated[Optional[float], typer.Option(min=0, help="Default 0; simclr 1e-6.")] = None,
     schedule: Annotated[str, typer.Option(help="cosine or constant, after the warm-up.")] = "cosine",
-    warmup_epochs: Annotated[float, typer.Option(min=0, help="Linear warm-up length in epochs.")] = 0.0,
+    warmup_epochs: Annotated[
+        Optional[float], typer.Option(min=0, help="Linear warm-up length in epochs (default 0; simclr 1).")
+    ] = None,
     valid_fraction: Annotated[float, typer.Option(min=0.01, max=0.99, help="Share held out for validation.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, split, batches and views.")] = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out from its last checkpoint.")] = False,
@@ -198,6 +202,7 @@ def train(
     from lookalike.train import TrainSettings, resume_training, train_folder
 
     widths = _widths(head) if head else None
+    choice = ObjectiveChoice(objective, mining=mining, margin=margin, pair_head=pair_head, temperature=temperature)
     with _progress() as bars:
         callbacks = bars.training()
         if resume:
@@ -205,10 +210,9 @@ def train(
         else:
             run = train_folder(
                 folder, out,
-                objective=ObjectiveChoice(objective, mining=mining, margin=margin, pair_head=pair_head,
-                                          temperature=temperature),
-                settings=TrainSettings(
-                    epochs=epochs or 10, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                objective=choice,
+                settings=TrainSettings.with_defaults(
+                    choice.default_training, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                     weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, seed=seed,
                     precision=precision, device=device, workers=workers,
                 ),

@@ -271,3 +271,8 @@ def test_a_seed_gives_the_same_views_on_the_gpu():
     images = pixels()
     for recipe in ALL:
         torch.testing.assert_close(views(recipe, images.cuda()).cpu(), views(recipe, images), atol=1e-4, rtol=0)
+
+
+def test_each_recipe_says_how_much_source_detail_it_needs():
+    assert PlainView().detail_scale == 1.0 and SimCLRView().detail_scale == 1.0
+    assert SeedView().detail_scale == 2.0 and SeedView(crop_fraction=0.25).detail_scale == 4.0

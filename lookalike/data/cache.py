@@ -44,6 +44,16 @@ class ImageCache:
         return ImageCache([self.paths[i] for i in positions], self.pixels[positions].clone())
 
 
+def check_cache_size(count: int, size: int, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Refuse, before anything is decoded, a cache of `count` images at `size` px larger than `max_bytes`."""
+    needed = count * 3 * size * size
+    if needed > max_bytes:
+        raise LookalikeError(
+            f"caching {count} images at {size} px needs {needed / 2**30:.1f} GiB, more than the "
+            f"{max_bytes / 2**30:.1f} GiB allowed; use a smaller --image-size or fewer images"
+        )
+
+
 def cache_images(
     paths: Sequence[Path],
     size: int,
@@ -56,12 +66,7 @@ def cache_images(
 
     Refuses up front, before decoding anything, when the cache would exceed `max_bytes`.
     """
-    needed = len(paths) * 3 * size * size
-    if needed > max_bytes:
-        raise LookalikeError(
-            f"caching {len(paths)} images at {size} px needs {needed / 2**30:.1f} GiB, more than the "
-            f"{max_bytes / 2**30:.1f} GiB allowed; use a smaller --image-size or fewer images"
-        )
+    check_cache_size(len(paths), size, max_bytes)
     pixels = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     kept: list[Path] = []
     skipped: list[BadImage] = []

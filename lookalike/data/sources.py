@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from lookalike.data.arrays import LabelledImages, resize_square
-from lookalike.data.cache import DEFAULT_MAX_BYTES, ImageCache, cache_images
+from lookalike.data.cache import DEFAULT_MAX_BYTES, ImageCache, cache_images, check_cache_size
 from lookalike.data.cifar import cifar10_batch_files, find_cifar10, read_cifar10_batch, read_cifar10_labelled
 from lookalike.data.discover import find_images, label_for
 from lookalike.data.stl10 import find_stl10, images_file, map_stl10_images, read_stl10_labelled
@@ -66,7 +66,7 @@ def training_images(
         batches = [read_cifar10_batch(file) for file in cifar10_batch_files(find_cifar10(path), "train")]
         images = np.concatenate([batch.pixels for batch in batches])
         names = [Path(f"{batch.file}#{index}") for batch in batches for index in range(len(batch))]
-    _check_memory(len(images), size, max_bytes)
+    check_cache_size(len(images), size, max_bytes)
     if on_plan:
         on_plan(len(images))
     return _array_cache(images, names, size, on_progress)
@@ -95,16 +95,6 @@ def labelled_images(path: str | Path, role: str) -> LabelledImages:
     if len(classes) < 2:
         raise LookalikeError(f"{path}: only one class ({classes[0]}); evaluation needs at least two class sub-folders")
     return LabelledImages(labels, str(root), paths=paths)
-
-
-def _check_memory(count: int, size: int, max_bytes: int) -> None:
-    """The same limit, and the same advice, as `cache_images` gives for files."""
-    needed = count * 3 * size * size
-    if needed > max_bytes:
-        raise LookalikeError(
-            f"caching {count} images at {size} px needs {needed / 2**30:.1f} GiB, more than the "
-            f"{max_bytes / 2**30:.1f} GiB allowed; use a smaller --image-size or fewer images"
-        )
 
 
 def _array_cache(

@@ -49,6 +49,12 @@ class TrainSettings:
             if not ok:
                 raise LookalikeError(message)
 
+    @classmethod
+    def with_defaults(cls, defaults: dict, **given) -> TrainSettings:
+        """Settings from `given` where it has a value (not None), else from `defaults` (an objective's own, say),
+        else the class defaults."""
+        return cls(**{**defaults, **{name: value for name, value in given.items() if value is not None}})
+
     def to_dict(self) -> dict:
         return asdict(self)
 

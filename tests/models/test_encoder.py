@@ -64,7 +64,7 @@ def test_normalise_maps_uint8_pixels_with_the_configured_statistics():
 @pytest.mark.parametrize(
     "settings",
     [{"backbone": "vgg16"}, {"image_size": 8}, {"head": ()}, {"head": (16, 0)}, {"trainable_from": "layer9"},
-     {"std": (1.0, 0.0, 1.0)}],
+     {"std": (1.0, 0.0, 1.0)}, {"embed_from": "layer4"}],
 )
 def test_invalid_settings_are_refused_with_a_clear_error(settings):
     with pytest.raises(LookalikeError):
@@ -84,12 +84,23 @@ def test_unknown_config_keys_are_refused():
         EncoderConfig.from_dict({**TINY.to_dict(), "colour": True})
 
 
-def test_models_saved_before_the_pair_head_setting_keep_their_hash(tmp_path):
+def test_models_saved_before_later_settings_keep_their_hash(tmp_path):
     folder = tmp_path / "old"
     save_model(create_encoder(EncoderConfig(image_size=32, head=(8,)), seed=0), folder)
     meta = json.loads((folder / "config.json").read_text())
-    del meta["architecture"]["pair_head"]  # as the first release wrote it
+    del meta["architecture"]["pair_head"], meta["architecture"]["embed_from"]  # as the first release wrote it
     (folder / "config.json").write_text(json.dumps(meta))
-    assert load_model(folder).config.pair_head is None
+    assert load_model(folder).config.pair_head is None and load_model(folder).config.embed_from == "head"
     with_head = EncoderConfig(image_size=32, head=(8,), pair_head="l1")
     assert with_head.digest() != EncoderConfig(image_size=32, head=(8,)).digest()
+
+
+def test_embedding_from_the_backbone_skips_the_head_unless_asked_for_it():
+    config = EncoderConfig(image_size=32, head=(32, 16), embed_from="backbone")
+    encoder = create_encoder(config, seed=0).eval()
+    images = torch.rand(3, 3, 32, 32)
+    assert config.embedding_dim == 512 and config.digest() != EncoderConfig(image_size=32, head=(32, 16)).digest()
+    embedding, projection = encoder(images), encoder(images, at="head")
+    assert embedding.shape == (3, 512) and projection.shape == (3, 16)
+    torch.testing.assert_close(embedding, torch.nn.functional.normalize(encoder.features(images), dim=1))
+    torch.testing.assert_close(projection.norm(dim=1), torch.ones(3))
