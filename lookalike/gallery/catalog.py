@@ -142,6 +142,9 @@ class Catalog:
     def update_mtime(self, path: str, mtime_ns: int) -> None:
         self._db.execute("UPDATE images SET mtime_ns = ? WHERE path = ?", (mtime_ns, path))
 
+    def rename_identity(self, old: str, new: str) -> int:
+        return self._db.execute("UPDATE images SET identity = ? WHERE identity = ?", (new, old)).rowcount
+
     def ids_of(self, paths: Iterable[str]) -> list[int]:
         """The ids of those paths that are stored."""
         query = "SELECT id FROM images WHERE path IN (SELECT value FROM json_each(?)) ORDER BY id"

@@ -213,6 +213,11 @@ class Gallery:
         with self._changing() as catalog:
             catalog.update_mtime(path, mtime_ns)
 
+    def rename_identity(self, old: str, new: str) -> int:
+        """Give the images enrolled as `old` the identity `new`; returns how many there were. Vectors are kept."""
+        with self._changing() as catalog:
+            return catalog.rename_identity(old, new)
+
     def remove(self, paths: Iterable[str]) -> int:
         """Forget these images and return how many were stored; paths that are not stored are ignored."""
         if isinstance(paths, str):
@@ -265,12 +270,14 @@ class Gallery:
         ]
 
     def set_threshold(self, tau: float | None) -> None:
-        """Store the calibrated decision threshold (a cosine similarity), or forget it; written at once, atomically.
+        """Store the calibrated decision threshold, or forget it; written at once, atomically.
 
-        It is not part of the pending transaction: τ describes the model, not the images stored.
+        τ is a distance (1 − cosine similarity, or 1 − the pair head's probability), so it lies in [0, 2]; a pair
+        closer than τ is "the same". It is not part of the pending transaction: τ describes the model, not the
+        images stored.
         """
-        if tau is not None and not -1.0 <= tau <= 1.0:
-            raise ValueError(f"a cosine threshold lies in [-1, 1], not {tau}")
+        if tau is not None and not 0.0 <= tau <= 2.0:
+            raise ValueError(f"a distance threshold lies in [0, 2], not {tau}")
         with self._lock:
             self._writable_catalog()
             manifest = replace(self._manifest, threshold=None if tau is None else float(tau))

@@ -67,6 +67,10 @@ class GalleryStore(Protocol):
         """Record that a file was touched but its content, hence its vector, is unchanged."""
         ...
 
+    def rename_identity(self, old: str, new: str) -> int:
+        """Re-label the images enrolled as ``old`` with ``new``; returns how many there were."""
+        ...
+
     def remove(self, paths: Iterable[str]) -> int:
         """Forget these images and return how many were stored; unknown paths are ignored."""
         ...
@@ -82,7 +86,7 @@ class GalleryStore(Protocol):
         ...
 
     def set_threshold(self, tau: float | None) -> None:
-        """Store the calibrated decision threshold (a cosine similarity), or forget it with ``None``."""
+        """Store the calibrated decision threshold (a distance in [0, 2]), or forget it with ``None``."""
         ...
 
     def rebuild(self, index: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -317,8 +318,23 @@ def test_threshold_persists(new_gallery, folder):
         reopened.set_threshold(None)
     with Gallery.open(folder) as reopened:
         assert reopened.info.threshold is None
-        with pytest.raises(ValueError):
-            reopened.set_threshold(1.5)
+        for outside in (-0.1, 2.5):  # a distance lies in [0, 2]
+            with pytest.raises(ValueError):
+                reopened.set_threshold(outside)
+
+
+def test_renaming_an_identity_relabels_its_images_and_keeps_their_vectors(new_gallery, folder, model_id,
+                                                                          make_records, unit_vectors):
+    gallery = new_gallery()
+    records = [replace(record, identity=name) for record, name in zip(make_records(3), ["ann", "bob", "ann"])]
+    vectors = unit_vectors(3)
+    ids = gallery.add(records, vectors, model_id=model_id)
+    assert gallery.rename_identity("ann", "anna") == 2 and gallery.rename_identity("zed", "x") == 0
+    gallery.commit()
+    gallery.close()
+    with Gallery.open(folder) as reopened:
+        assert [image.identity for image in reopened.get(ids)] == ["anna", "bob", "anna"]
+        np.testing.assert_allclose(reopened.vectors(ids), vectors, rtol=1e-6)
 
 
 def test_context_manager_closes_without_committing(new_gallery, folder, model_id, make_records, unit_vectors):
