@@ -151,7 +151,7 @@ def train(
     margin: Annotated[float, typer.Option(min=0, help="Triplet margin on squared L2 between unit vectors "
                                                       "(distances lie in 0..4; FaceNet's 0.2).")] = 0.2,
     pair_head: Annotated[str, typer.Option(help="Pair head features: l1 (|f1-f2|) or chi2.")] = "l1",
-    temperature: Annotated[float, typer.Option(help="NT-Xent temperature (simclr).")] = 0.5,
+    temperature: Annotated[float, typer.Option(help="NT-Xent temperature (simclr).")] = 0.2,
     views: Annotated[
         Optional[str], typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8) or simclr "
                                          "(crop, flip, colour jitter, greyscale); default: simclr for the simclr "
@@ -371,6 +371,194 @@ def demo(
                           on_progress=on_progress, say=_say, training=bars.training())
     _warn_skipped(result.best.index.skipped)
     typer.echo(str(result.report))
+
+
+ThresholdOption = Annotated[
+    Optional[float], typer.Option(min=0, max=2, help="Decision threshold τ on the distance (accept when d < τ); "
+                                                    "default: the gallery's calibrated τ.")
+]
+AggregateOption = Annotated[
+    str, typer.Option(help="Score an identity with several images by its nearest image, or by their mean.")
+]
+
+
+@app.command()
+def enroll(
+    folder: Annotated[Path, typer.Argument(help="One sub-folder per identity, or one image per identity named "
+                                                "after it (ann.jpg enrols ann).")],
+    gallery: GalleryOption,
+    model: ModelOption = None,
+    batch_size: BatchOption = 64,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Enrol identities from FOLDER into the gallery: their embeddings are stored with their names, no retraining."""
+    from lookalike.enrolment import enroll_folder
+
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("enrolling")
+        report = enroll_folder(folder, gallery, model=model, settings=_settings(batch_size, workers, device, precision),
+                               on_plan=on_plan, on_progress=on_progress)
+    _warn_skipped(report.skipped)
+    images = sum(report.enrolled.values())
+    typer.echo(f"enrolled {len(report.enrolled)} identities ({images} images) in {report.gallery}; "
+               f"{report.identities} identities in all")
+
+
+@app.command()
+def identities(gallery: GalleryOption) -> None:
+    """List the enrolled identities as `identity,images` lines."""
+    from lookalike.enrolment import list_identities
+
+    for name, count in list_identities(gallery).items():
+        typer.echo(f"{name},{count}")
+
+
+@app.command("rename-identity")
+def rename_identity_command(
+    old: Annotated[str, typer.Argument(help="Enrolled name.")],
+    new: Annotated[str, typer.Argument(help="New name (not already enrolled).")],
+    gallery: GalleryOption,
+) -> None:
+    """Rename an enrolled identity; its images and embeddings stay."""
+    from lookalike.enrolment import rename_identity
+
+    typer.echo(f"renamed {old} to {new} ({rename_identity(gallery, old, new)} images)")
+
+
+@app.command("remove-identity")
+def remove_identity_command(
+    name: Annotated[str, typer.Argument(help="Enrolled name.")],
+    gallery: GalleryOption,
+) -> None:
+    """Forget an enrolled identity and its embeddings (the image files are not touched)."""
+    from lookalike.enrolment import remove_identity
+
+    typer.echo(f"removed {name} ({remove_identity(gallery, name)} images)")
+
+
+@app.command()
+def verify(
+    image: Annotated[Path, typer.Argument(help="The image to verify.")],
+    other: Annotated[Optional[Path], typer.Argument(help="A second image to compare with.")] = None,
+    claimed: Annotated[Optional[str], typer.Option(help="Compare with this enrolled identity instead.")] = None,
+    gallery: Annotated[Optional[Path], typer.Option("--gallery", "-g", help="Gallery (its model and τ).")] = None,
+    model: ModelOption = None,
+    threshold: ThresholdOption = None,
+    aggregate: AggregateOption = "nearest",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Is IMAGE the same identity as OTHER, or as the --claimed enrolled identity? Prints the distance, the
+    similarity and the decision at τ. Exit status 0 for same, 1 for different or undecided."""
+    from lookalike.verification import verify_claim, verify_images
+
+    settings = _settings(2, 0, device, precision)
+    if (other is None) == (claimed is None):
+        raise typer.BadParameter("give a second image or --claimed NAME (not both)", param_hint="OTHER")
+    if claimed is not None:
+        if gallery is None:
+            raise typer.BadParameter("--claimed needs --gallery", param_hint="--gallery")
+        verdict = verify_claim(image, claimed, gallery, model=model, threshold=threshold, aggregate=aggregate,
+                               settings=settings)
+    else:
+        verdict = verify_images(image, other, model=model, gallery=gallery, threshold=threshold, settings=settings)
+    decision = {True: "same", False: "different", None: "undecided (no τ: calibrate, or pass --threshold)"}
+    if as_json:
+        typer.echo(json.dumps({"image": str(verdict.first), "other": verdict.second, "distance": verdict.distance,
+                               "similarity": verdict.similarity, "threshold": verdict.tau, "same": verdict.same,
+                               "scorer": verdict.scorer}))
+    else:
+        tau = "none" if verdict.tau is None else f"{verdict.tau:.4f}"
+        typer.echo(f"distance {verdict.distance:.4f}  similarity {verdict.similarity:.4f}  τ {tau}  "
+                   f"({verdict.scorer}): {decision[verdict.same]}")
+    raise typer.Exit(0 if verdict.same else 1)
+
+
+@app.command()
+def recognize(
+    images: Annotated[list[Path], typer.Argument(help="Images or folders (searched recursively).")],
+    gallery: GalleryOption,
+    model: ModelOption = None,
+    threshold: ThresholdOption = None,
+    aggregate: AggregateOption = "nearest",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of CSV.")] = False,
+    batch_size: BatchOption = 64,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Name the enrolled identity in each image, or `unknown` when none is closer than τ: CSV
+    `file,identity,distance`, one line per image."""
+    from lookalike.verification import recognize_images
+
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("recognising")
+        report = recognize_images(images, gallery, model=model, threshold=threshold, aggregate=aggregate,
+                                  settings=_settings(batch_size, workers, device, precision), on_plan=on_plan,
+                                  on_progress=on_progress)
+    _warn_skipped(report.skipped)
+    if as_json:
+        typer.echo(json.dumps({"threshold": report.tau, "scorer": report.scorer, "results": [
+            {"file": str(path), "identity": r.identity, "distance": r.distance, "closest": r.closest}
+            for path, r in report.results]}, indent=2))
+        return
+    typer.echo("file,identity,distance")
+    for path, result in report.results:
+        typer.echo(f"{_csv(str(path))},{_csv(result.identity or 'unknown')},{result.distance:.4f}")
+
+
+@app.command()
+def calibrate(
+    folder: Annotated[Path, typer.Argument(help="Labelled folder: one sub-folder per identity, two or more images "
+                                                "for some of them.")],
+    gallery: Annotated[Optional[Path], typer.Option("--gallery", "-g", help="Store τ in this gallery (and "
+                                                                            "calibrate its model).")] = None,
+    model: ModelOption = None,
+    target_far: Annotated[
+        Optional[float], typer.Option(min=0, max=1, help="Choose τ at this false-accept rate (default: at the EER).")
+    ] = None,
+    roc: Annotated[Optional[Path], typer.Option(help="ROC plot to write (default: roc.png in the gallery, or "
+                                                     "here without one).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    batch_size: BatchOption = 64,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Measure verification on FOLDER (ROC AUC, EER, TAR at FAR 1e-2 and 1e-3), choose τ and store it with the
+    gallery, where verify and recognize use it by default."""
+    from lookalike.report.roc import ROC_FILE
+    from lookalike.verification import calibrate_folder
+
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("embedding")
+        report = calibrate_folder(folder, model=model, gallery=gallery, target_far=target_far,
+                                  roc=roc or (gallery / ROC_FILE if gallery else Path(ROC_FILE)),
+                                  settings=_settings(batch_size, workers, device, precision), on_plan=on_plan,
+                                  on_progress=on_progress)
+    _warn_skipped(report.skipped)
+    result = report.calibration
+    if as_json:
+        typer.echo(json.dumps({**result.to_dict(), "threshold": report.tau, "chosen_at": report.chosen_at,
+                               "scorer": report.scorer, "images": report.images, "identities": report.identities,
+                               "roc": str(report.roc), "stored_in": str(report.stored_in) if report.stored_in
+                               else None}, indent=2))
+        return
+    typer.echo(f"{report.images} images of {report.identities} identities: {result.genuine} genuine and "
+               f"{result.impostor} impostor pairs ({report.scorer} distance)")
+    typer.echo(f"ROC AUC {result.auc:.4f}  EER {result.eer:.4f} at τ {result.eer_threshold:.4f}")
+    for far, tar in sorted(result.tar_at_far.items(), reverse=True):
+        typer.echo(f"TAR {tar:.4f} at FAR {far:g} (τ {result.threshold_at_far[far]:.4f})")
+    where = f"stored in {report.stored_in}" if report.stored_in else "not stored (no --gallery)"
+    typer.echo(f"τ = {report.tau:.4f} at the {report.chosen_at}, {where}; ROC plot: {report.roc}")
+
+
+def _csv(field: str) -> str:
+    """A CSV field, quoted only when it must be (a comma, quote or newline in a path or name)."""
+    return '"' + field.replace('"', '""') + '"' if any(c in field for c in ',"\n') else field
 
 
 @app.command()

@@ -7,6 +7,7 @@ keyed by exactly those three, so a second evaluation of the same model on the sa
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -81,6 +82,7 @@ def evaluate(
     """
     encoder = load_model(model) if not isinstance(model, Encoder) else model
     if layer is not None and layer != encoder.config.embed_from:
+        encoder = copy.copy(encoder)  # the same weights, read at another layer; the caller's encoder is unchanged
         encoder.config = replace(encoder.config, embed_from=layer)  # validates the name
     embedder = Embedder(encoder, settings)
     spent = 0.0
@@ -126,14 +128,20 @@ def _cached_features(
         if cached is not None:
             return cached, 0.0
     started = time.perf_counter()
-    features = _embed(embedder, images, on_plan, on_progress)
+    features = embed_labelled(embedder, images, on_plan, on_progress)
     seconds = time.perf_counter() - started
     if file is not None:
         _write_features(file, features)
     return features, seconds
 
 
-def _embed(embedder: Embedder, images: LabelledImages, on_plan, on_progress) -> Features:
+def embed_labelled(
+    embedder: Embedder,
+    images: LabelledImages,
+    on_plan: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> Features:
+    """Embed labelled images, files or decoded pixels; files that fail to decode are left out and listed."""
     if on_plan:
         on_plan(len(images))
     if images.paths is not None:

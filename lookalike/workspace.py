@@ -17,7 +17,8 @@ from lookalike.models.storage import CONFIG_FILE
 ModelLike = Encoder | str | Path | None
 
 
-def _resolve(model: ModelLike) -> Encoder | None:
+def resolve_model(model: ModelLike) -> Encoder | None:
+    """An Encoder as given, or loaded from a model folder; None stays None."""
     if model is None or isinstance(model, Encoder):
         return model
     return load_model(model)
@@ -35,7 +36,7 @@ def open_gallery(folder: str | Path, model: ModelLike = None, *, read_only: bool
     """Open an existing gallery and the model to embed queries with (its own copy unless `model` is given)."""
     gallery = open_gallery_without_model(folder, read_only=read_only)
     try:
-        encoder = _resolve(model)
+        encoder = resolve_model(model)
         if encoder is None:
             if not gallery.model_dir.is_dir():
                 raise LookalikeError(f"{gallery.folder}: the gallery holds no copy of its model; pass --model")
@@ -53,7 +54,7 @@ def open_or_create_gallery(
     """Open the gallery at `folder`, or create it for `model` (a new random-init ResNet-18 when None)."""
     if Gallery.exists(folder):
         return open_gallery(folder, model)
-    encoder = _resolve(model) or create_encoder(EncoderConfig())
+    encoder = resolve_model(model) or create_encoder(EncoderConfig())
     gallery = Gallery.create(folder, model_id=model_id(encoder), dim=encoder.config.embedding_dim, index=index)
     save_model(encoder, gallery.model_dir)
     return gallery, encoder
