@@ -58,3 +58,11 @@ def test_retrieval_ranks_the_train_split_for_each_test_query():
     # Query 0 (class 0) ranks two class-0 items first; query 1 claims class 1, whose items rank last.
     scores = _retrieval(train_x, train_y, test_x, np.array([0, 1]))
     assert scores.precision_at_1 == 0.5 and scores.r_precision == 0.5 and scores.map_at_r == 0.5
+
+
+def test_reading_another_layer_leaves_the_callers_encoder_as_it_was(splits):
+    encoder = create_encoder(TINY_CONFIG, seed=0)
+    result = evaluate(encoder, *splits, layer="backbone", settings=SETTINGS, cache_dir=None)
+    assert result.layer == "backbone" and encoder.config == TINY_CONFIG
+    with pytest.raises(LookalikeError, match="embedding layer"):
+        evaluate(encoder, *splits, layer="layer3", settings=SETTINGS, cache_dir=None)

@@ -78,4 +78,4 @@ def test_simclr_choice_augments_both_views_and_projects_for_the_loss_only():
     assert choice.default_head == (512, 128)
     augmented = object()
     assert choice.views(augmented) == (augmented, augmented)
-    assert choice.describe() == {"name": "simclr", "temperature": 0.5}
+    assert choice.describe() == {"name": "simclr", "temperature": 0.2}
