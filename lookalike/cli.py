@@ -153,9 +153,10 @@ def train(
     pair_head: Annotated[str, typer.Option(help="Pair head features: l1 (|f1-f2|) or chi2.")] = "l1",
     temperature: Annotated[float, typer.Option(help="NT-Xent temperature (simclr).")] = 0.2,
     views: Annotated[
-        Optional[str], typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8) or simclr "
-                                         "(crop, flip, colour jitter, greyscale); default: simclr for the simclr "
-                                         "objective, seed otherwise.")
+        Optional[str], typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8), simclr "
+                                         "(crop, flip, colour jitter, greyscale) or faces (simclr with crops of half "
+                                         "the face or more, brightness and contrast only); default: simclr for the "
+                                         "simclr objective, seed otherwise.")
     ] = None,
     head: Annotated[
         Optional[str], typer.Option(help="Head widths, comma-separated (default 512,256,256; simclr: a 512,128 "

@@ -13,6 +13,7 @@ rather than by looping over the batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import ClassVar, Protocol
 
@@ -202,11 +203,21 @@ class SimCLRView:
 
 RECIPES: dict[str, type] = {"plain": PlainView, "seed": SeedView, "simclr": SimCLRView}
 
+PRESETS: dict[str, Callable[[], ViewRecipe]] = {
+    # Aligned faces: identity lives in the geometry of the whole face and survives lighting, so views keep most of
+    # the face (a crop of half its area or more, near-square) and change brightness and contrast, not colour.
+    "faces": lambda: SimCLRView(scale=(0.5, 1.0), ratio=(0.9, 1.1), brightness=0.4, contrast=0.4, saturation=0.0,
+                                hue=0.0, grey_p=0.0),
+}
+"""Named recipes with settings of their own; a run records them as the recipe they are made of."""
+
 
 def recipe_named(name: str) -> ViewRecipe:
-    """A recipe with its default settings."""
+    """A preset, or a recipe with its default settings."""
+    if name in PRESETS:
+        return PRESETS[name]()
     if name not in RECIPES:
-        raise LookalikeError(f"unknown view recipe {name!r}; choose one of {', '.join(RECIPES)}")
+        raise LookalikeError(f"unknown view recipe {name!r}; choose one of {', '.join([*RECIPES, *PRESETS])}")
     return RECIPES[name]()
 
 

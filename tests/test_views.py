@@ -276,3 +276,10 @@ def test_a_seed_gives_the_same_views_on_the_gpu():
 def test_each_recipe_says_how_much_source_detail_it_needs():
     assert PlainView().detail_scale == 1.0 and SimCLRView().detail_scale == 1.0
     assert SeedView().detail_scale == 2.0 and SeedView(crop_fraction=0.25).detail_scale == 4.0
+
+
+def test_the_faces_preset_is_a_milder_simclr_recipe_recorded_as_one():
+    faces = recipe_named("faces")
+    assert isinstance(faces, SimCLRView) and faces.scale == (0.5, 1.0) and faces.hue == 0.0 and faces.grey_p == 0.0
+    assert recipe_from_dict(faces.to_dict()) == faces  # a run that used the preset resumes with the same views
+    assert recipe_named("faces") is not recipe_named("faces")
