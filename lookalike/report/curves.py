@@ -3,19 +3,15 @@ on its own axis, since a loss alone says little about whether the embedding orde
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-from lookalike.atomic import write_bytes_atomic
+from lookalike.report.figure import pyplot, save_png
 
 CURVES_FILE = "curves.png"
 
 
 def plot_curves(rows: list[dict], path: str | Path, title: str = "training") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed; set before pyplot is imported
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     epochs = [row["epoch"] for row in rows]
     figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=110)
@@ -38,9 +34,4 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "training") -> 
         handles, labels = handles + more_handles, labels + more_labels
     loss_axis.legend(handles, labels, loc="best", fontsize="small")
     loss_axis.set_title(title)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    write_bytes_atomic(path, buffer.getvalue())
-    return Path(path)
+    return save_png(figure, path)

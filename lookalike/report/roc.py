@@ -3,22 +3,18 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 
-from lookalike.atomic import write_bytes_atomic
 from lookalike.match.calibration import Calibration
+from lookalike.report.figure import pyplot, save_png
 
 ROC_FILE = "roc.png"
 
 
 def plot_roc(calibration: Calibration, path: str | Path, title: str = "verification ROC") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display needed; set before pyplot is imported
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     floor = 1.0 / calibration.impostor  # FAR 0 cannot sit on a log axis: it is drawn at one impostor pair
     far, tar = _distinct_far(np.asarray(calibration.roc_far), np.asarray(calibration.roc_tar))
@@ -41,12 +37,7 @@ def plot_roc(calibration: Calibration, path: str | Path, title: str = "verificat
     axis.grid(alpha=0.3, which="both")
     axis.legend(loc="lower right", fontsize="small")
     axis.set_title(title)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    plt.close(figure)
-    write_bytes_atomic(path, buffer.getvalue())
-    return Path(path)
+    return save_png(figure, path)
 
 
 def _distinct_far(far: np.ndarray, tar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
