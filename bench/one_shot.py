@@ -28,10 +28,12 @@ import torch
 
 from lookalike.data import find_images, iter_decoded_batches, label_for
 from lookalike.embed import Embedder
-from lookalike.match import calibrate, choose_threshold, labelled_pairs, recognise
+from lookalike.match import CosineDistance, calibrate, choose_threshold, labelled_pairs, recognise
 from lookalike.models import EncoderConfig, create_encoder, load_model
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import Callbacks, TrainSettings, train_folder
+
+COSINE = CosineDistance()
 
 
 def split_people(
@@ -96,23 +98,28 @@ def score(embed, train: dict[str, list[Path]], evaluation: dict[str, list[Path]]
     train_labels = [name for name, paths in train.items() for _ in paths]
     i, j, same = labelled_pairs(train_labels)
     train_vectors = vectors(train_paths)
-    tau = choose_threshold(calibrate(1 - np.einsum("nd,nd->n", train_vectors[i], train_vectors[j]), same))
+    tau = choose_threshold(calibrate(COSINE.paired(train_vectors[i], train_vectors[j]), same))
 
     names = list(evaluation)
+    eval_paths = [p for n in names for p in evaluation[n]]
+    eval_labels = [n for n in names for _ in evaluation[n]]
+    eval_vectors = vectors(eval_paths)  # every evaluation image embedded once, then picked from
+    row = {path: i for i, path in enumerate(eval_paths)}
+
+    def pick(paths):
+        return eval_vectors[[row[p] for p in paths]]
+
     members, strangers = names[:enrolled], names[enrolled:]
-    gallery = vectors([evaluation[n][0] for n in members])
+    gallery = pick([evaluation[n][0] for n in members])
     queries = [(n, p) for n in members for p in evaluation[n][1:]]
-    found = recognise(vectors([p for _, p in queries]), gallery, members, tau)
+    found = recognise(pick([p for _, p in queries]), gallery, members, tau)
     top1 = np.mean([r.closest == n for (n, _), r in zip(queries, found)])
     known = np.mean([r.identity == n for (n, _), r in zip(queries, found)])
     outsiders = [p for n in strangers for p in evaluation[n]]
-    rejected = np.mean([r.identity is None for r in recognise(vectors(outsiders), gallery, members, tau)])
+    rejected = np.mean([r.identity is None for r in recognise(pick(outsiders), gallery, members, tau)])
 
-    eval_paths = [p for n in names for p in evaluation[n]]
-    eval_labels = [n for n in names for _ in evaluation[n]]
     i, j, same = labelled_pairs(eval_labels, max_impostors=None)
-    eval_vectors = vectors(eval_paths)
-    verification = calibrate(1 - np.einsum("nd,nd->n", eval_vectors[i], eval_vectors[j]), same)
+    verification = calibrate(COSINE.paired(eval_vectors[i], eval_vectors[j]), same)
     return {"top1": float(top1), "known_at_tau": float(known), "rejected_at_tau": float(rejected),
             "eer": verification.eer, "auc": verification.auc, "tau": tau, "queries": len(queries),
             "strangers": len(outsiders)}

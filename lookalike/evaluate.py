@@ -85,6 +85,7 @@ def evaluate(
         encoder = copy.copy(encoder)  # the same weights, read at another layer; the caller's encoder is unchanged
         encoder.config = replace(encoder.config, embed_from=layer)  # validates the name
     embedder = Embedder(encoder, settings)
+    identity = model_id(encoder)  # hashes every weight: once per evaluation
     spent = 0.0
     splits = []
     for role, path in (("train", train), ("test", test)):
@@ -92,7 +93,7 @@ def evaluate(
         if splits and images.source == splits[0][0]:
             raise LookalikeError(f"{train} and {test} give the same images for train and test; the probe would be "
                                  "scored on its own training data. Pass separate train and test folders")
-        features, computed = _cached_features(embedder, images, cache_dir, on_plan, on_progress)
+        features, computed = _cached_features(embedder, identity, images, cache_dir, on_plan, on_progress)
         spent += computed
         splits.append((images.source, features))
     (train_source, train_features), (test_source, test_features) = splits
@@ -104,7 +105,7 @@ def evaluate(
     train_y = np.array([index[name] for name in train_features.labels])
     test_y = np.array([index[name] for name in test_features.labels])
     return Evaluation(
-        model_id=model_id(encoder),
+        model_id=identity,
         layer=encoder.config.embed_from,
         train=f"{train_source}: {len(train_y)} images, {len(classes)} classes",
         test=f"{test_source}: {len(test_y)} images",
@@ -119,10 +120,11 @@ def evaluate(
 
 
 def _cached_features(
-    embedder: Embedder, images: LabelledImages, cache_dir: str | Path | None, on_plan, on_progress
+    embedder: Embedder, identity: str, images: LabelledImages, cache_dir: str | Path | None, on_plan, on_progress
 ) -> tuple[Features, float]:
-    """The features of `images`, from the cache when it holds them; also the seconds spent computing them."""
-    file = Path(cache_dir) / f"{_cache_key(embedder.encoder, images)}.safetensors" if cache_dir else None
+    """The features of `images` under the model `identity`, from the cache when it holds them; also the seconds
+    spent computing them."""
+    file = Path(cache_dir) / f"{_cache_key(identity, images)}.safetensors" if cache_dir else None
     if file is not None and file.exists():
         cached = _read_features(file)
         if cached is not None:
@@ -157,10 +159,10 @@ def embed_labelled(
     return Features(np.concatenate(chunks), list(images.labels))
 
 
-def _cache_key(encoder: Encoder, images: LabelledImages) -> str:
+def _cache_key(identity: str, images: LabelledImages) -> str:
     """Model id (weights and architecture, so also the layer read) + the images: each file's path, size and
     modification time, or the decoded pixels themselves."""
-    digest = hashlib.sha256(model_id(encoder).encode())
+    digest = hashlib.sha256(identity.encode())
     if images.paths is not None:
         for path, label in zip(images.paths, images.labels):
             stat = path.stat()
