@@ -20,6 +20,7 @@ from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError
 from lookalike.gallery import INDEX_KINDS
+from lookalike.models.whitening import DEFAULT_SHRINKAGE
 from lookalike.runtime import PRECISIONS
 from lookalike.train import Callbacks, StepProgress
 
@@ -229,6 +230,35 @@ def train(
     typer.echo(f"model {run.report.model_id}: {len(run.report.history)} epochs, final loss {last['train_loss']:.4f}"
                + (f", validation triplet accuracy {accuracy:.3f}" if accuracy is not None else "")
                + f"; saved to {run.report.model_dir}")
+
+
+@app.command()
+def whiten(
+    model: Annotated[Path, typer.Argument(help="Model folder to whiten (left unchanged).")],
+    folder: Annotated[Path, typer.Argument(help="Unlabeled images to fit the whitening on, e.g. the training "
+                                                "folder.")],
+    out: Annotated[Path, typer.Option(help="Folder for the whitened model.")],
+    shrinkage: Annotated[float, typer.Option(min=0.0, help="Variances are shrunk to λ + s·λ_max; 0 is plain PCA "
+                                                           "whitening.")] = DEFAULT_SHRINKAGE,
+    dims: Annotated[Optional[int], typer.Option(min=1, help="Keep this many principal directions (default: all "
+                                                            "the images span).")] = None,
+    batch_size: BatchOption = 64,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Write a copy of MODEL whose embedding is PCA-whitened on FOLDER (no labels read): on a small or narrow data
+    set, this lets the many small differences between look-alikes count beside the few large ones."""
+    from lookalike.whiten import whiten_model
+
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("embedding")
+        report = whiten_model(model, folder, out, shrinkage=shrinkage, dims=dims,
+                              settings=_settings(batch_size, workers, device, precision), on_plan=on_plan,
+                              on_progress=on_progress)
+    _warn_skipped(report.skipped)
+    typer.echo(f"model {report.model_id}: whitened to {report.dims} dimensions on {report.images} images; "
+               f"saved to {out}")
 
 
 def _epoch_line(row: dict) -> str:

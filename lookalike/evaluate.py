@@ -78,12 +78,12 @@ def evaluate(
     """Score `model` (a model folder or an Encoder) with labels: `train` fits the probe and is the kNN and
     retrieval gallery, `test` is scored. Each is an image folder (one sub-folder per class) or an STL-10 or
     CIFAR-10 folder, whose train or test split is then used. `layer` overrides the model's embedding layer
-    ("head" or "backbone"); `cache_dir` None turns the feature cache off.
+    ("head" or "backbone", read as it is, without the model's whitening); `cache_dir` None turns the feature cache off.
     """
     encoder = load_model(model) if not isinstance(model, Encoder) else model
-    if layer is not None and layer != encoder.config.embed_from:
+    if layer is not None and (layer != encoder.config.embed_from or encoder.config.whiten):
         encoder = copy.copy(encoder)  # the same weights, read at another layer; the caller's encoder is unchanged
-        encoder.config = replace(encoder.config, embed_from=layer)  # validates the name
+        encoder.config = replace(encoder.config, embed_from=layer, whiten=None)  # validates the name
     embedder = Embedder(encoder, settings)
     identity = model_id(encoder)  # hashes every weight: once per evaluation
     spent = 0.0
@@ -106,7 +106,7 @@ def evaluate(
     test_y = np.array([index[name] for name in test_features.labels])
     return Evaluation(
         model_id=identity,
-        layer=encoder.config.embed_from,
+        layer=encoder.config.embed_from + (", whitened" if encoder.config.whiten else ""),
         train=f"{train_source}: {len(train_y)} images, {len(classes)} classes",
         test=f"{test_source}: {len(test_y)} images",
         probe=linear_probe(train_features.vectors, train_y, test_features.vectors, test_y),

@@ -17,13 +17,14 @@ from torch import nn
 from lookalike.errors import LookalikeError
 from lookalike.models.backbones import STAGES, backbone_spec, build_backbone, freeze_before
 from lookalike.models.pair_head import PAIR_HEADS, PairHead
+from lookalike.models.whitening import Whitening
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 EMBEDDING_LAYERS = ("head", "backbone")
 # Settings added after the first release, with the value that reproduces the old behaviour. While a setting holds
 # that value it is left out of the digest, so models saved before it existed keep their id.
-_ADDED_LATER = {"pair_head": None, "embed_from": "head"}
+_ADDED_LATER = {"pair_head": None, "embed_from": "head", "whiten": None}
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class EncoderConfig:
     # Which output search and evaluation use: the head's ("head"), or the backbone's features before it
     # ("backbone"), as SimCLR does when its head is a projection used only by the loss.
     embed_from: str = "head"
+    # Width of the whitening fitted after training (see models/whitening.py); None: the embedding is not whitened.
+    whiten: int | None = None
 
     def __post_init__(self) -> None:
         backbone_spec(self.backbone)  # raises for an unknown name
@@ -59,13 +62,22 @@ class EncoderConfig:
         if self.embed_from not in EMBEDDING_LAYERS:
             raise LookalikeError(f"unknown embedding layer {self.embed_from!r}; choose one of "
                                  f"{', '.join(EMBEDDING_LAYERS)}")
+        if self.whiten is not None and (int(self.whiten) < 1 or self.whiten > self.unwhitened_dim):
+            raise LookalikeError(f"the whitening width must be between 1 and {self.unwhitened_dim}, got {self.whiten}")
+        if self.whiten is not None and self.pair_head is not None:
+            raise LookalikeError("a model with a pair head cannot be whitened: the head was trained on the "
+                                 "embeddings as they are")
         object.__setattr__(self, "head", tuple(int(width) for width in self.head))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
 
     @property
-    def embedding_dim(self) -> int:
+    def unwhitened_dim(self) -> int:
         return self.head[-1] if self.embed_from == "head" else backbone_spec(self.backbone).feature_dim
+
+    @property
+    def embedding_dim(self) -> int:
+        return self.whiten or self.unwhitened_dim
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -115,6 +127,7 @@ class Encoder(nn.Module):
         self.backbone = build_backbone(config.backbone)
         self.head = _mlp_head(backbone_spec(config.backbone).feature_dim, config.head)
         self.pair_head = PairHead(config.embedding_dim, config.pair_head) if config.pair_head else None
+        self.whitening = Whitening(config.unwhitened_dim, config.whiten) if config.whiten else None
         self._frozen = freeze_before(self.backbone, config.trainable_from)
         self.register_buffer("_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
@@ -137,9 +150,13 @@ class Encoder(nn.Module):
         return self.backbone(images)
 
     def forward(self, images: torch.Tensor, at: str | None = None) -> torch.Tensor:
-        """Unit-length output of layer `at` ("head" or "backbone"; default: the configured embedding layer).
-        Objectives pass `at` through this call rather than calling a sub-module, so a distributed wrapper sees it."""
+        """Unit-length output of layer `at` ("head" or "backbone"), or by default the embedding: the configured
+        layer, whitened when the model has a whitening. Objectives pass `at` through this call rather than calling
+        a sub-module, so a distributed wrapper sees it."""
         features = self.features(images)
         if (at or self.config.embed_from) == "head":
             features = self.head(features)
-        return F.normalize(features.float(), dim=1)
+        features = F.normalize(features.float(), dim=1)
+        if at is None and self.config.whiten:
+            features = F.normalize(self.whitening(features), dim=1)
+        return features

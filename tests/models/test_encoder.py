@@ -88,9 +88,11 @@ def test_models_saved_before_later_settings_keep_their_hash(tmp_path):
     folder = tmp_path / "old"
     save_model(create_encoder(EncoderConfig(image_size=32, head=(8,)), seed=0), folder)
     meta = json.loads((folder / "config.json").read_text())
-    del meta["architecture"]["pair_head"], meta["architecture"]["embed_from"]  # as the first release wrote it
+    for later in ("pair_head", "embed_from", "whiten"):
+        del meta["architecture"][later]  # as the first release wrote it
     (folder / "config.json").write_text(json.dumps(meta))
-    assert load_model(folder).config.pair_head is None and load_model(folder).config.embed_from == "head"
+    loaded = load_model(folder).config
+    assert loaded.pair_head is None and loaded.embed_from == "head" and loaded.whiten is None
     with_head = EncoderConfig(image_size=32, head=(8,), pair_head="l1")
     assert with_head.digest() != EncoderConfig(image_size=32, head=(8,)).digest()
 
