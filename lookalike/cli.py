@@ -593,6 +593,32 @@ def _csv(field: str) -> str:
 
 
 @app.command()
+def serve(
+    gallery: GalleryOption,
+    model: ModelOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on; 127.0.0.1 keeps it to this machine.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    token: Annotated[
+        Optional[str], typer.Option(envvar="LOOKALIKE_TOKEN", help="Secret that POST /api/enroll requires as "
+                                                                   "'Authorization: Bearer TOKEN'; without one, "
+                                                                   "enrolment is off.")
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body accepted, in MiB; larger "
+                                                                "uploads get 413.")] = 10.0,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Serve the gallery's page and JSON API: search by image, verify, recognise, and enrol with the token.
+    The model loads once; API docs are at /docs."""
+    from lookalike.web import serve as run_server
+
+    run_server(gallery, model, host=host, port=port, token=token, max_upload_bytes=int(max_upload_mb * 2**20),
+               settings=EmbedSettings(workers=0, device=device, precision=precision), say=_say)
+
+
+@app.command()
 def evaluate(
     model: Annotated[Path, typer.Argument(help="Model folder to judge (its weights stay frozen).")],
     train: Annotated[Path, typer.Option(help="Labelled train split: an image folder with one sub-folder per class, "

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lookalike.data import BadImage, DecodedBatch, iter_decoded_batches
+from lookalike.data import BadImage, DecodedBatch, decode_rgb, iter_decoded_batches
 from lookalike.models import Encoder
 from lookalike.errors import LookalikeError
 from lookalike.runtime import PRECISIONS, autocast, autocast_dtype, pick_device
@@ -67,6 +67,15 @@ class Embedder:
         images = pixels.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         with autocast(self.device, self.dtype):
             return self.encoder(self.encoder.normalise(images)).cpu().numpy()  # fp32, unit length
+
+    def embed_bytes(self, images: Sequence[tuple[str, bytes]]) -> np.ndarray:
+        """Embed images held in memory (uploads), given as (name, file bytes); the name only labels errors.
+        Every image must decode, or `BadImage` says which did not and why: a caller answering a request has no
+        partial answer to give."""
+        pixels = np.empty((len(images), 3, self.image_size, self.image_size), dtype=np.uint8)
+        for slot, (name, data) in zip(pixels, images):
+            slot[...] = decode_rgb(data, self.image_size, name=name).transpose(2, 0, 1)
+        return self.embed_pixels(torch.from_numpy(pixels))
 
     def iter_paths(self, paths: Sequence[Path]) -> Iterator[tuple[DecodedBatch, np.ndarray]]:
         """Each decoded batch with its embeddings, in input order; bad files travel in batch.failures."""

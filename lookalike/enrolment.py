@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from lookalike.data import IMAGE_SUFFIXES, BadImage, find_images
 from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError
-from lookalike.gallery import ImageRecord
+from lookalike.gallery import GalleryStore, ImageRecord
 from lookalike.models import model_id
 from lookalike.workspace import ModelLike, open_gallery_without_model, open_or_create_gallery
 
@@ -69,22 +71,31 @@ def enroll_folder(
         if on_plan:
             on_plan(len(pairs))
         embedded = Embedder(encoder, settings).embed_paths([path for path, _ in pairs], on_progress=on_progress)
-        records = []
-        for i, sha256 in zip(embedded.indices, embedded.sha256):
-            path, identity = pairs[i]
-            stat = path.stat()
-            records.append(ImageRecord(str(path), stat.st_size, stat.st_mtime_ns, sha256, identity=identity))
-        if records:
-            store.add(records, embedded.vectors, model_id=model_id(encoder))
-            store.commit()
+        records = store_enrolled(store, [pairs[i] for i in embedded.indices], embedded.vectors, embedded.sha256,
+                                 model_id(encoder))
         return EnrolReport(store.folder, dict(Counter(r.identity for r in records)), embedded.failures,
-                           len(_identities(store)))
+                           len(identity_counts(store)))
+
+
+def store_enrolled(
+    store: GalleryStore, pairs: Sequence[tuple[Path, str]], vectors: np.ndarray, sha256: Sequence[str], model: str
+) -> list[ImageRecord]:
+    """Store embedded (absolute image path, identity) pairs in an open gallery and commit; returns the records.
+    `sha256` holds each file's content hash and `model` the id of the model that embedded them."""
+    records = []
+    for (path, identity), digest in zip(pairs, sha256):
+        stat = path.stat()
+        records.append(ImageRecord(str(path), stat.st_size, stat.st_mtime_ns, digest, identity=identity))
+    if records:
+        store.add(records, vectors, model_id=model)
+        store.commit()
+    return records
 
 
 def list_identities(gallery: str | Path) -> dict[str, int]:
     """Each enrolled identity with its number of images, sorted by name."""
     with open_gallery_without_model(gallery, read_only=True) as store:
-        return _identities(store)
+        return identity_counts(store)
 
 
 def rename_identity(gallery: str | Path, old: str, new: str) -> int:
@@ -92,7 +103,7 @@ def rename_identity(gallery: str | Path, old: str, new: str) -> int:
     if not new.strip():
         raise LookalikeError("the new identity name is empty")
     with open_gallery_without_model(gallery) as store:
-        known = _identities(store)
+        known = identity_counts(store)
         _check_known(old, known, store.folder)
         if new in known:
             raise LookalikeError(f"{new!r} is already enrolled in {store.folder}; remove it first or pick another name")
@@ -104,13 +115,14 @@ def rename_identity(gallery: str | Path, old: str, new: str) -> int:
 def remove_identity(gallery: str | Path, name: str) -> int:
     """Forget `name` and its images; returns how many images went."""
     with open_gallery_without_model(gallery) as store:
-        _check_known(name, _identities(store), store.folder)
+        _check_known(name, identity_counts(store), store.folder)
         count = store.remove([image.path for image in store.images() if image.identity == name])
         store.commit()
     return count
 
 
-def _identities(store) -> dict[str, int]:
+def identity_counts(store: GalleryStore) -> dict[str, int]:
+    """Each enrolled identity in an open gallery with its number of images, sorted by name."""
     return dict(sorted(Counter(image.identity for image in store.images() if image.identity is not None).items()))
 
 

@@ -19,7 +19,7 @@ from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError
 from lookalike.evaluate import embed_labelled
 from lookalike.gallery import GalleryStore
-from lookalike.match import (Calibration, Recognition, accepts, calibrate, choose_threshold, distance_for,
+from lookalike.match import (Calibration, Distance, Recognition, accepts, calibrate, choose_threshold, distance_for,
                              identity_distances, labelled_pairs, recognise)
 from lookalike.models import Encoder
 from lookalike.report.roc import plot_roc
@@ -30,8 +30,8 @@ _NO_THRESHOLD = "no threshold: calibrate the gallery (lookalike calibrate DIR --
 
 @dataclass(frozen=True)
 class Verdict:
-    first: Path
-    second: str  # the other image's path, or the claimed identity
+    first: Path | str  # the image's path, or the name of an image given as bytes
+    second: str  # the other image's path or name, or the claimed identity
     distance: float
     tau: float | None
     same: bool | None  # None when no threshold was given or calibrated
@@ -41,6 +41,19 @@ class Verdict:
     def similarity(self) -> float:
         """1 − distance: the cosine similarity, or the pair head's probability of "same"."""
         return 1.0 - self.distance
+
+
+@dataclass(frozen=True)
+class Enrolled:
+    """The enrolled identities' embeddings as read from a gallery, and the τ to recognise with."""
+
+    vectors: np.ndarray
+    identities: list[str]
+    tau: float
+
+    def recognise(self, queries: np.ndarray, scorer: Distance, aggregate: str = "nearest") -> list[Recognition]:
+        """The enrolled identity of each query embedding, or unknown."""
+        return recognise(queries, self.vectors, self.identities, self.tau, distance=scorer, aggregate=aggregate)
 
 
 @dataclass
@@ -64,9 +77,13 @@ def verify_images(
     gallery's calibrated one, or none (then only the distance is reported)."""
     encoder, tau = _model_and_threshold(model, gallery, threshold)
     vectors = _embed_each(encoder, [Path(first), Path(second)], settings)
-    scorer = distance_for(encoder)
+    return verdict_on(vectors, Path(first), str(second), distance_for(encoder), tau)
+
+
+def verdict_on(vectors: np.ndarray, first: Path | str, second: str, scorer: Distance, tau: float | None) -> Verdict:
+    """The decision on two embeddings (the two rows of `vectors`): their distance, and same or different at τ."""
     d = float(scorer.paired(vectors[:1], vectors[1:])[0])
-    return Verdict(Path(first), str(second), d, tau, None if tau is None else accepts(d, tau), scorer.name)
+    return Verdict(first, second, d, tau, None if tau is None else accepts(d, tau), scorer.name)
 
 
 def verify_claim(
@@ -82,7 +99,7 @@ def verify_claim(
     """Is the image the enrolled identity `claimed`?"""
     store, encoder = open_gallery(gallery, model, read_only=True)
     with store:
-        tau = _threshold(threshold, store)
+        tau = decision_threshold(threshold, store)
         vectors, identities = _enrolled(store)
         if claimed not in identities:
             known = ", ".join(sorted(set(identities))) or "nobody yet"
@@ -109,17 +126,24 @@ def recognize_images(
     paths = collect_images(images)
     store, encoder = open_gallery(gallery, model, read_only=True)
     with store:
-        tau = _threshold(threshold, store)
-        if tau is None:
-            raise LookalikeError(_NO_THRESHOLD)
-        vectors, identities = _enrolled(store)
+        enrolled = read_enrolled(store, threshold)
     if on_plan:
         on_plan(len(paths))
     embedded = Embedder(encoder, settings).embed_paths(paths, on_progress=on_progress)
     scorer = distance_for(encoder)
-    found = recognise(embedded.vectors, vectors, identities, tau, distance=scorer, aggregate=aggregate)
-    return RecognitionReport([(paths[i], r) for i, r in zip(embedded.indices, found)], tau, scorer.name,
+    found = enrolled.recognise(embedded.vectors, scorer, aggregate)
+    return RecognitionReport([(paths[i], r) for i, r in zip(embedded.indices, found)], enrolled.tau, scorer.name,
                              embedded.failures)
+
+
+def read_enrolled(store: GalleryStore, threshold: float | None = None) -> Enrolled:
+    """What recognition compares with: every enrolled image's embedding and identity, and τ (`threshold`, or the
+    gallery's calibrated one; without either there is no decision to make, which is an error)."""
+    tau = decision_threshold(threshold, store)
+    if tau is None:
+        raise LookalikeError(_NO_THRESHOLD)
+    vectors, identities = _enrolled(store)
+    return Enrolled(vectors, identities, tau)
 
 
 @dataclass
@@ -186,11 +210,11 @@ def _model_and_threshold(model: ModelLike, gallery, threshold: float | None) -> 
         return encoder, threshold
     store, encoder = open_gallery(gallery, model, read_only=True)
     with store:
-        return encoder, _threshold(threshold, store)
+        return encoder, decision_threshold(threshold, store)
 
 
-def _threshold(explicit: float | None, store: GalleryStore) -> float | None:
-    """An explicit threshold always wins over the calibrated one."""
+def decision_threshold(explicit: float | None, store: GalleryStore) -> float | None:
+    """An explicit threshold always wins over the gallery's calibrated one."""
     return explicit if explicit is not None else store.info.threshold
 
 

@@ -7,10 +7,11 @@ remembering which model built it; a model passed explicitly must be the same one
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from lookalike.errors import LookalikeError
-from lookalike.gallery import Gallery
+from lookalike.gallery import Gallery, GalleryInfo
 from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, model_id, save_model
 from lookalike.models.storage import CONFIG_FILE
 
@@ -60,23 +61,42 @@ def open_or_create_gallery(
     return gallery, encoder
 
 
+@dataclass(frozen=True)
+class GallerySummary:
+    """What a person wants to know about a gallery: how many images, which model made them, which τ decides."""
+
+    folder: Path
+    info: GalleryInfo
+    backbone: str | None  # None when the gallery keeps no copy of its model
+    image_size: int | None
+    weights: str | None  # how the model's weights came to be: random, imagenet, trained, ...
+
+
+def summarise_gallery(store: Gallery) -> GallerySummary:
+    """The summary of an open gallery, read from its manifest and the config of its model copy."""
+    backbone = image_size = weights = None
+    config_file = store.model_dir / CONFIG_FILE
+    if config_file.is_file():
+        meta = json.loads(config_file.read_text(encoding="utf-8"))
+        arch, origin = meta.get("architecture", {}), meta.get("origin", {})
+        backbone, image_size, weights = arch.get("backbone"), arch.get("image_size"), origin.get("init", "unknown")
+    return GallerySummary(store.folder, store.info, backbone, image_size, weights)
+
+
 def describe_gallery(folder: str | Path) -> dict[str, str]:
     """What a person wants to know about a gallery, as label -> text."""
     with open_gallery_without_model(folder, read_only=True) as gallery:
-        info = gallery.info
-        facts = {
-            "gallery": str(gallery.folder),
-            "images": str(info.count),
-            "model id": info.model_id,
-            "embedding dim": str(info.dim),
-            "metric": info.metric,
-            "index": info.index,
-            "threshold": "not calibrated" if info.threshold is None else f"{info.threshold:.4f}",
-        }
-        config_file = gallery.model_dir / CONFIG_FILE
-        if config_file.is_file():
-            meta = json.loads(config_file.read_text(encoding="utf-8"))
-            arch, origin = meta.get("architecture", {}), meta.get("origin", {})
-            facts["model"] = (f"{arch.get('backbone')} at {arch.get('image_size')} px, "
-                              f"weights: {origin.get('init', 'unknown')}")
+        summary = summarise_gallery(gallery)
+    info = summary.info
+    facts = {
+        "gallery": str(summary.folder),
+        "images": str(info.count),
+        "model id": info.model_id,
+        "embedding dim": str(info.dim),
+        "metric": info.metric,
+        "index": info.index,
+        "threshold": "not calibrated" if info.threshold is None else f"{info.threshold:.4f}",
+    }
+    if summary.backbone is not None:
+        facts["model"] = f"{summary.backbone} at {summary.image_size} px, weights: {summary.weights}"
     return facts

@@ -102,6 +102,10 @@ class Catalog:
                 self._db.execute("COMMIT")
         return generation, ids
 
+    def generation(self) -> int:
+        """The committed index generation: one small query, so a long-lived reader can ask on every request."""
+        return self._generation()
+
     @property
     def in_transaction(self) -> bool:
         return self._db.in_transaction

@@ -16,8 +16,9 @@ generation are deleted; the previous one stays for a reader that read its number
 Concurrency: one writer at a time. A writer whose gallery was committed to by another since it opened it is refused
 at its first change, rather than overwriting the other's work. A read-only gallery searches the index that was
 committed when it was opened; its metadata queries see later commits, and since ids are never reused an image
-removed since is left out of hits, never mistaken for another. Within a process, one lock per ``Gallery`` serialises
-every use, so a server's threads can share one: simple and safe, and FAISS still uses several cores inside a search.
+removed since is left out of hits, never mistaken for another. ``refresh()`` brings a long-lived reader up to the
+latest commit. Within a process, one lock per ``Gallery`` serialises every use, so a server's threads can share one:
+simple and safe, and FAISS still uses several cores inside a search.
 """
 
 from __future__ import annotations
@@ -309,6 +310,26 @@ class Gallery:
                 self._manifest.write(self.folder)
             if generation != previous:
                 self._remove_generations_before(previous)
+
+    def refresh(self) -> bool:
+        """Catch up with what other writers committed since this gallery was opened: reload the index when the
+        committed generation moved on, and re-read ``gallery.json`` (τ may have been calibrated since). For a reader
+        that stays open, such as a web server; a gallery with uncommitted changes of its own is left as it is.
+        Returns whether the index was reloaded."""
+        with self._lock:
+            catalog = self._open_catalog()
+            if catalog.in_transaction:
+                return False
+            self._manifest = Manifest.read(self.folder)
+            if catalog.generation() == self._generation:
+                return False
+            try:
+                generation, ids = catalog.snapshot()
+            except sqlite3.Error as error:
+                raise _unreadable_catalog(self.folder, error) from None
+            self._index = _load_checked(self.folder, generation, ids, self._manifest)
+            self._generation, self._index_changed = generation, False
+            return True
 
     def close(self) -> None:
         """Release the gallery, discarding uncommitted changes; closing twice is harmless."""

@@ -95,6 +95,10 @@ class GalleryStore(Protocol):
 
     def commit(self) -> None: ...
 
+    def refresh(self) -> bool:
+        """Catch up with changes other writers committed since opening; returns whether the vectors were reloaded."""
+        ...
+
     def close(self) -> None:
         """Release the gallery, discarding uncommitted changes."""
         ...

@@ -57,3 +57,19 @@ def test_reader_sees_only_what_a_concurrent_writer_has_committed(committed, mode
 
         with Gallery.open(committed, read_only=True) as reader:
             assert len(reader) == 5 and len(reader.images()) == 5
+
+
+def test_refresh_brings_a_long_lived_reader_up_to_the_latest_commit(committed, model_id, make_records, unit_vectors):
+    with Gallery.open(committed, read_only=True) as reader:
+        assert reader.refresh() is False
+        with Gallery.open(committed) as writer:
+            added = writer.add(make_records(2, start=3), unit_vectors(2), model_id=model_id)
+            writer.commit()
+            writer.set_threshold(0.3)
+        assert len(reader) == 3 and reader.info.threshold is None  # still what it opened
+
+        assert reader.refresh() is True
+        assert len(reader) == 5 and reader.info.threshold == 0.3
+        assert reader.vectors(added).shape == (2, 8)
+        assert [hit.image.id for hit in reader.search(reader.vectors(added[:1]), 1)[0]] == added[:1]
+        assert reader.refresh() is False

@@ -1,0 +1,288 @@
+"""The page and the JSON API of one gallery: a thin HTTP shell over lookalike.service, which holds the logic.
+
+Safety, in one place:
+- a file is served only as a gallery image looked up by its id, so no client input ever becomes a path;
+- request bodies are limited in size (413), and an upload that is not a readable image is a 400 with the reason;
+- enrolment, the one write, needs the token the server was started with, and is off without one;
+- nothing a client sends is unpickled: uploads are only ever decoded as images by Pillow.
+Endpoints are plain functions, so FastAPI runs them in its thread pool: requests are answered concurrently, and the
+service keeps the shared gallery consistent (see lookalike.service).
+"""
+
+from __future__ import annotations
+
+import hmac
+import mimetypes
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
+from pydantic import BaseModel
+
+from lookalike import __version__
+from lookalike.data import BadImage
+from lookalike.embed import EmbedSettings
+from lookalike.errors import LookalikeError
+from lookalike.gallery import Hit, StoredImage
+from lookalike.service import MAX_IDENTITY_LENGTH, GalleryService, UnknownImage, Upload
+from lookalike.web.limits import UploadLimit, too_large
+from lookalike.workspace import ModelLike
+
+DEFAULT_MAX_UPLOAD_BYTES = 10 * 2**20
+THUMBNAIL_SIZE = 192
+MAX_K = 100
+STATIC = Path(__file__).parent / "static"
+
+_IMAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
+"""Images are served as what their name says, never sniffed; an id is never reused, so they may be cached."""
+_PAGE_POLICY = ("default-src 'self'; img-src 'self' blob:; script-src 'self'; style-src 'self'; object-src 'none'; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+
+
+class ImageOut(BaseModel):
+    id: int
+    name: str  # the file name; the full path stays on the server
+    label: str | None
+    identity: str | None
+    thumbnail: str  # URL of a square JPEG thumbnail
+    url: str  # URL of the image file itself
+
+
+class HitOut(BaseModel):
+    rank: int
+    score: float  # cosine similarity, 1 = the same embedding
+    image: ImageOut
+
+
+class SearchOut(BaseModel):
+    query: str  # the upload's name, or the gallery image's
+    query_image: ImageOut | None  # the gallery image searched from, if it was one
+    hits: list[HitOut]
+
+
+class VerifyOut(BaseModel):
+    distance: float
+    similarity: float
+    threshold: float | None
+    same: bool | None  # None: no τ given or calibrated
+    decision: Literal["same", "different", "undecided"]
+    scorer: str
+
+
+class RecognizeOut(BaseModel):
+    identity: str | None  # None: unknown
+    closest: str  # the nearest enrolled identity, even when it was not near enough
+    distance: float
+    threshold: float
+    scorer: str
+
+
+class EnrollOut(BaseModel):
+    identity: str
+    image: ImageOut
+    identities: dict[str, int]
+
+
+class ModelOut(BaseModel):
+    id: str
+    backbone: str | None
+    image_size: int | None
+    embedding_dim: int
+    weights: str | None
+
+
+class GalleryOut(BaseModel):
+    name: str
+    images: int
+    model: ModelOut
+    index: str
+    metric: str
+    threshold: float | None
+    scorer: str
+    identities: dict[str, int]
+    enrolment: bool  # whether POST /api/enroll is open (the server has a token)
+    max_upload_bytes: int
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    images: int
+
+
+_bearer = HTTPBearer(auto_error=False, description="The token `lookalike serve` was started with.")
+router = APIRouter(prefix="/api")
+
+KOption = Annotated[int, Query(ge=1, le=MAX_K, description="How many look-alikes.")]
+ThresholdOption = Annotated[
+    float | None, Query(ge=0, le=2, description="Decision threshold τ on the distance; default: the gallery's.")
+]
+
+
+def _service(request: Request) -> GalleryService:
+    return request.app.state.service
+
+
+Service = Annotated[GalleryService, Depends(_service)]
+
+
+def _require_token(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                                            Depends(_bearer)]) -> None:
+    expected = request.app.state.token
+    if expected is None:
+        raise HTTPException(404, "enrolment is off: start lookalike serve with --token (or LOOKALIKE_TOKEN) to "
+                                 "allow it")
+    if credentials is None:
+        raise HTTPException(401, "enrolment needs the server's token: send the header 'Authorization: Bearer "
+                                 "TOKEN'", headers={"WWW-Authenticate": "Bearer"})
+    if not hmac.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise HTTPException(403, "the token is wrong")
+
+
+def _read(request: Request, upload: UploadFile) -> Upload:
+    """(name, bytes) of an uploaded file, which the body limit already bounds; the name labels messages only."""
+    limit = request.app.state.max_upload_bytes
+    data = upload.file.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(413, too_large(limit))
+    return (upload.filename or "upload")[:200], data
+
+
+def _image(image: StoredImage) -> ImageOut:
+    return ImageOut(id=image.id, name=Path(image.path).name, label=image.label, identity=image.identity,
+                    thumbnail=f"/api/images/{image.id}/thumbnail", url=f"/api/images/{image.id}")
+
+
+def _hits(hits: list[Hit]) -> list[HitOut]:
+    return [HitOut(rank=rank, score=hit.score, image=_image(hit.image)) for rank, hit in enumerate(hits, start=1)]
+
+
+@router.get("/health", summary="Is the server up")
+def health(service: Service) -> HealthOut:
+    return HealthOut(status="ok", images=service.info().count)
+
+
+@router.get("/gallery", summary="What the gallery holds: images, model, identities, τ")
+def gallery(request: Request, service: Service) -> GalleryOut:
+    overview = service.overview()
+    summary, info = overview.summary, overview.summary.info
+    return GalleryOut(
+        name=summary.folder.name, images=info.count,
+        model=ModelOut(id=info.model_id, backbone=summary.backbone, image_size=summary.image_size,
+                       embedding_dim=info.dim, weights=summary.weights),
+        index=info.index, metric=info.metric, threshold=info.threshold, scorer=service.scorer,
+        identities=overview.identities, enrolment=request.app.state.token is not None,
+        max_upload_bytes=request.app.state.max_upload_bytes,
+    )
+
+
+@router.post("/search", summary="Look-alikes of an uploaded image")
+def search_upload(request: Request, service: Service, file: Annotated[UploadFile, File(description="An image.")],
+                  k: KOption = 10) -> SearchOut:
+    upload = _read(request, file)
+    return SearchOut(query=upload[0], query_image=None, hits=_hits(service.search(upload, k)))
+
+
+@router.get("/search/{image_id}", summary="Look-alikes of a gallery image, by its id")
+def search_image(service: Service, image_id: int, k: KOption = 10,
+                 exclude_self: Annotated[bool, Query(description="Leave the image out of its own hits.")] = False,
+                 ) -> SearchOut:
+    image, hits = service.search_from(image_id, k, exclude_self=exclude_self)
+    return SearchOut(query=Path(image.path).name, query_image=_image(image), hits=_hits(hits))
+
+
+@router.post("/verify", summary="Do two images show the same identity")
+def verify(request: Request, service: Service, first: Annotated[UploadFile, File()],
+           second: Annotated[UploadFile, File()], threshold: ThresholdOption = None) -> VerifyOut:
+    verdict = service.verify(_read(request, first), _read(request, second), threshold)
+    decision = {True: "same", False: "different", None: "undecided"}[verdict.same]
+    return VerifyOut(distance=verdict.distance, similarity=verdict.similarity, threshold=verdict.tau,
+                     same=verdict.same, decision=decision, scorer=verdict.scorer)
+
+
+@router.post("/recognize", summary="Which enrolled identity an image shows, or unknown")
+def recognize(request: Request, service: Service, file: Annotated[UploadFile, File()],
+              threshold: ThresholdOption = None,
+              aggregate: Annotated[Literal["nearest", "mean"], Query(
+                  description="Score an identity by its nearest image, or by the mean of its images.")] = "nearest",
+              ) -> RecognizeOut:
+    result, tau = service.recognise(_read(request, file), threshold, aggregate)
+    return RecognizeOut(identity=result.identity, closest=result.closest, distance=result.distance, threshold=tau,
+                        scorer=service.scorer)
+
+
+@router.post("/enroll", summary="Enrol an image under an identity (needs the token)",
+             dependencies=[Depends(_require_token)])
+def enroll(request: Request, service: Service,
+           identity: Annotated[str, Form(max_length=MAX_IDENTITY_LENGTH, pattern=r"\S",
+                                         description="Whom the image shows.")],
+           file: Annotated[UploadFile, File()]) -> EnrollOut:
+    enrolment = service.enrol(identity, _read(request, file))
+    return EnrollOut(identity=enrolment.identity, image=_image(enrolment.image), identities=enrolment.identities)
+
+
+@router.get("/images/{image_id}", summary="A gallery image's file", response_class=FileResponse)
+def image_file(service: Service, image_id: int) -> FileResponse:
+    image = service.image(image_id)
+    if not Path(image.path).is_file():
+        raise HTTPException(404, f"the file of image {image_id} is no longer on disk")
+    media_type = mimetypes.guess_type(image.path)[0] or "application/octet-stream"
+    return FileResponse(image.path, media_type=media_type, content_disposition_type="inline",
+                        filename=Path(image.path).name, headers=_IMAGE_HEADERS)
+
+
+@router.get("/images/{image_id}/thumbnail", summary="A gallery image as a small square JPEG",
+            response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+def thumbnail(service: Service, image_id: int) -> Response:
+    try:
+        jpeg = service.thumbnail(image_id, THUMBNAIL_SIZE)
+    except BadImage as bad:
+        raise HTTPException(404, f"the file of image {image_id} cannot be read: {bad.reason}") from None
+    return Response(jpeg, media_type="image/jpeg", headers=_IMAGE_HEADERS)
+
+
+def create_app(
+    gallery: str | Path,
+    model: ModelLike = None,
+    *,
+    token: str | None = None,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    settings: EmbedSettings = EmbedSettings(workers=0),
+) -> FastAPI:
+    """The web app for `gallery`; its model is loaded here, once. Enrolment is open only with a `token`."""
+    if token is not None and not token.strip():
+        raise LookalikeError("the token is empty; give a real one, or none to keep enrolment off")
+    service = GalleryService(gallery, model, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        service.close()
+
+    app = FastAPIOffline(title="lookalike", version=__version__, redoc_url=None, lifespan=lifespan,
+                         description="Search a gallery for look-alikes, verify and recognise identities.")
+    app.state.service, app.state.token, app.state.max_upload_bytes = service, token, max_upload_bytes
+    app.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": _PAGE_POLICY})
+
+    app.add_exception_handler(BadImage, _answer(400))
+    app.add_exception_handler(UnknownImage, _answer(404))
+    app.add_exception_handler(LookalikeError, _answer(409))
+    return app
+
+
+def _answer(status: int):
+    """An exception handler that answers `status` with the error's message as the detail."""
+    async def handle(request: Request, error: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    return handle

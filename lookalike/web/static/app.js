@@ -1,0 +1,200 @@
+// The page's behaviour: plain JavaScript over the JSON API, no build step. Text from the server is only ever set
+// as textContent, never parsed as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+
+// The API's error in words: FastAPI's detail is a string, or a list of validation problems.
+async function call(url, options) {
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (error) {
+    throw new Error("the server could not be reached");
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const detail = body && body.detail;
+    if (Array.isArray(detail)) {
+      throw new Error(detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; "));
+    }
+    throw new Error(detail || `the server answered ${response.status} ${response.statusText}`);
+  }
+  return body;
+}
+
+function showError(id, error) {
+  const element = $(id);
+  element.textContent = error ? `Error: ${error.message}` : "";
+  element.hidden = !error;
+}
+
+function fixed(value) {
+  return value === null || value === undefined ? "none" : value.toFixed(4);
+}
+
+// Tabs: one panel visible at a time.
+for (const tab of document.querySelectorAll(".tab")) {
+  tab.addEventListener("click", () => {
+    for (const other of document.querySelectorAll(".tab")) {
+      other.setAttribute("aria-pressed", String(other === tab));
+      $(other.dataset.panel).hidden = other !== tab;
+    }
+  });
+}
+
+// Drop zones: a dropped file becomes the input's file, and either way a preview shows what was chosen.
+for (const zone of document.querySelectorAll(".drop")) {
+  const input = zone.querySelector("input[type=file]");
+  const preview = zone.querySelector("img");
+  zone.addEventListener("dragover", (event) => {
+    event.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    if (event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  });
+  input.addEventListener("change", () => {
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    const file = input.files[0];
+    preview.hidden = !file;
+    if (file) preview.src = URL.createObjectURL(file);
+  });
+}
+
+function formWith(fields) {
+  const form = new FormData();
+  for (const [name, file] of Object.entries(fields)) form.append(name, file);
+  return form;
+}
+
+function thresholdQuery(id) {
+  const value = $(id).value.trim();
+  return value === "" ? "" : `threshold=${encodeURIComponent(value)}`;
+}
+
+async function loadOverview() {
+  try {
+    const g = await call("/api/gallery");
+    $("overview-images").textContent = g.images.toLocaleString();
+    const m = g.model;
+    $("overview-model").textContent = m.backbone
+      ? `${m.backbone} at ${m.image_size} px, ${m.weights} weights (${m.id})`
+      : m.id;
+    const names = Object.entries(g.identities).map(([name, count]) => `${name} (${count})`);
+    $("overview-identities").textContent = names.length ? names.join(", ") : "none enrolled";
+    $("overview-threshold").textContent =
+      g.threshold === null ? "not calibrated" : `${g.threshold.toFixed(4)} (${g.scorer} distance)`;
+    showError("overview-error", null);
+  } catch (error) {
+    showError("overview-error", error);
+  }
+}
+
+// Search: the grid of look-alikes; a click on one searches from it.
+function renderHits(result) {
+  const grid = $("search-results");
+  grid.replaceChildren();
+  for (const hit of result.hits) {
+    const item = document.createElement("li");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "hit";
+    button.dataset.id = hit.image.id;
+    button.title = `Search for look-alikes of ${hit.image.name}`;
+    const img = document.createElement("img");
+    img.src = hit.image.thumbnail;
+    img.alt = hit.image.name;
+    img.loading = "lazy";
+    const score = document.createElement("span");
+    score.className = "score";
+    score.textContent = hit.score.toFixed(4);
+    const name = document.createElement("span");
+    name.className = "name";
+    name.textContent = hit.image.label ? `${hit.image.label}/${hit.image.name}` : hit.image.name;
+    button.append(img, score, name);
+    button.addEventListener("click", () => searchFrom(hit.image.id));
+    item.append(button);
+    grid.append(item);
+  }
+  const from = result.query_image ? ` (gallery image #${result.query_image.id})` : "";
+  $("search-status").textContent = `${result.hits.length} look-alikes of ${result.query}${from}`;
+}
+
+async function runSearch(request) {
+  showError("search-error", null);
+  $("search-status").textContent = "searching…";
+  try {
+    renderHits(await request);
+  } catch (error) {
+    $("search-status").textContent = "";
+    showError("search-error", error);
+  }
+}
+
+function searchK() {
+  return encodeURIComponent($("search-k").value || "12");
+}
+
+function searchFrom(id) {
+  const zone = $("search-file").closest(".drop");
+  const preview = zone.querySelector("img");
+  if (preview.src.startsWith("blob:")) URL.revokeObjectURL(preview.src);
+  preview.src = `/api/images/${id}/thumbnail`;
+  preview.hidden = false;
+  runSearch(call(`/api/search/${id}?k=${searchK()}&exclude_self=true`));
+}
+
+$("search-file").addEventListener("change", () => {
+  const file = $("search-file").files[0];
+  if (file) runSearch(call(`/api/search?k=${searchK()}`, { method: "POST", body: formWith({ file }) }));
+});
+
+// Verify: two images in, the distance and the decision out.
+$("verify-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("verify-error", null);
+  const first = $("verify-first").files[0];
+  const second = $("verify-second").files[0];
+  if (!first || !second) {
+    showError("verify-error", new Error("choose two images to compare"));
+    return;
+  }
+  $("verify-result").textContent = "comparing…";
+  try {
+    const v = await call(`/api/verify?${thresholdQuery("verify-threshold")}`,
+      { method: "POST", body: formWith({ first, second }) });
+    const decision = v.decision === "undecided" ? "undecided (no τ: calibrate the gallery, or give one)" : v.decision;
+    $("verify-result").textContent =
+      `${decision}: distance ${fixed(v.distance)}, similarity ${fixed(v.similarity)}, τ ${fixed(v.threshold)} ` +
+      `(${v.scorer})`;
+  } catch (error) {
+    $("verify-result").textContent = "";
+    showError("verify-error", error);
+  }
+});
+
+// Recognise: an identity or "unknown", always with the distance.
+$("recognize-file").addEventListener("change", async () => {
+  const file = $("recognize-file").files[0];
+  if (!file) return;
+  showError("recognize-error", null);
+  $("recognize-result").textContent = "recognising…";
+  try {
+    const r = await call(`/api/recognize?${thresholdQuery("recognize-threshold")}`,
+      { method: "POST", body: formWith({ file }) });
+    const who = r.identity === null ? `unknown (closest: ${r.closest})` : r.identity;
+    $("recognize-result").textContent = `${who}: distance ${fixed(r.distance)}, τ ${fixed(r.threshold)}`;
+  } catch (error) {
+    $("recognize-result").textContent = "";
+    showError("recognize-error", error);
+  }
+});
+
+loadOverview();

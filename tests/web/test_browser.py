@@ -1,0 +1,109 @@
+"""The page in a real browser: headless Chromium (Debian's package, never a browser Playwright downloads) driven by
+Playwright, against `lookalike serve` started as a user starts it. Screenshots go to test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lookalike.gallery import Gallery
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium")
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (no `chromium` on PATH); "
+                                                         "`make test` installs Debian's chromium package where "
+                                                         "apt-get can")
+playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing: pip install "
+                                                                "-e '.[test]'")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(indexed, tmp_path):
+    """`lookalike serve` on the small gallery, on a free loopback port; its URL once /api/health answers."""
+    port, log = _free_port(), tmp_path / "serve.log"
+    with open(log, "w") as output:
+        process = subprocess.Popen([sys.executable, "-m", "lookalike", "serve", "--gallery", str(indexed[1]),
+                                    "--port", str(port), "--precision", "fp32"], stdout=output, stderr=output)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"lookalike serve exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/api/health", timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"lookalike serve did not answer within 120 s:\n{log.read_text()}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_search_verify_and_errors_in_chromium(server, indexed, tmp_path):
+    images, gallery = indexed
+    query = images / "class1" / "img3.png"
+    with Gallery.open(gallery, read_only=True) as store:
+        query_id = store.find(str(query.resolve())).id
+    not_an_image = tmp_path / "notes.txt"
+    not_an_image.write_text("hello")
+    ARTIFACTS.mkdir(exist_ok=True)
+    expect = playwright.expect
+
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            script_errors: list[str] = []
+            page.on("pageerror", lambda error: script_errors.append(str(error)))
+            page.goto(server)
+            expect(page.locator("#overview-images")).to_have_text("12")
+            expect(page.locator("#overview-model")).to_contain_text("resnet18 at 32 px")
+
+            page.set_input_files("#search-file", str(query))
+            tiles = page.locator("#search-results .hit")
+            expect(tiles).to_have_count(12)
+            expect(tiles.first).to_have_attribute("data-id", str(query_id))  # the image is its own top hit
+            expect(tiles.first.locator(".name")).to_have_text("class1/img3.png")
+            page.wait_for_function("() => [...document.querySelectorAll('#search-results img')]"
+                                   ".every(img => img.complete && img.naturalWidth === 192)")
+            page.screenshot(path=ARTIFACTS / "browser-search-upload.png", full_page=True)
+
+            with page.expect_response(lambda response: f"/api/search/{query_id}?" in response.url) as searched:
+                tiles.first.click()
+            assert searched.value.ok
+            expect(page.locator("#search-status")).to_contain_text(f"look-alikes of img3.png (gallery image "
+                                                                   f"#{query_id})")
+            expect(tiles).to_have_count(11)  # a search from a gallery image leaves that image out
+            assert str(query_id) not in tiles.evaluate_all("tiles => tiles.map(tile => tile.dataset.id)")
+            page.screenshot(path=ARTIFACTS / "browser-search-from-hit.png", full_page=True)
+
+            page.set_input_files("#search-file", str(not_an_image))
+            expect(page.locator("#search-error")).to_have_text("Error: notes.txt: not an image")
+
+            page.click("button[data-panel=verify-panel]")
+            page.set_input_files("#verify-first", str(query))
+            page.set_input_files("#verify-second", str(query))
+            page.fill("#verify-threshold", "0.01")
+            page.click("#verify-form button[type=submit]")
+            expect(page.locator("#verify-result")).to_contain_text("same: distance 0.0000")
+            assert script_errors == []
+        finally:
+            browser.close()
