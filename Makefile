@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install clean chromium
+.PHONY: demo test install clean chromium bench
 
 # torch and torchvision are installed together from the registry (never the machine's local CPU-only torch wheel,
 # which the registry's torchvision cannot import with). pip's cache is kept, so a second venv installs quickly.
@@ -29,5 +29,25 @@ chromium:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "warning: could not install chromium with apt-get; the browser test will be skipped"
 
+# `make bench`: every speed and quality comparison against the peers, each appending its table to BENCHMARKS.md
+# with the date, machine, commit and command. The peers are installed into their own environment, never into .venv.
+BENCH_VENV := .venv-bench
+DATA ?= ../shared/data
+BENCH_MINUTES ?= 10
+
+$(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r bench/requirements.txt
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/train_throughput.py $(DATA)/cifar10_train_subset --record
+	$(BENCH_VENV)/bin/python bench/index_throughput.py $(DATA)/flowers_recognition --record
+	$(BENCH_VENV)/bin/python bench/index_throughput.py $(DATA)/imagenette_224_train_subset --record
+	$(BENCH_VENV)/bin/python bench/search_speed.py --record
+	$(BENCH_VENV)/bin/python bench/equal_time.py $(DATA)/cifar10_train_subset --train $(DATA)/cifar10_train_subset \
+	    --test $(DATA)/cifar10_test_subset --minutes $(BENCH_MINUTES) --record
+
 clean:
-	rm -rf $(VENV) demo-output .pytest_cache test-artifacts
+	rm -rf $(VENV) $(BENCH_VENV) demo-output .pytest_cache test-artifacts

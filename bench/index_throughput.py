@@ -10,9 +10,7 @@ batch 64, one process. lookalike's figure includes hashing, SQLite and the FAISS
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ from torchvision import transforms
 from lookalike.data import find_images
 from lookalike.indexing import index_folder
 from lookalike.models import EncoderConfig, create_encoder
+from record import add_record_options, append_section, command_line
 
 
 def plain_loop(paths: list[Path], encoder, size: int, batch_size: int = 64) -> float:
@@ -53,6 +52,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--repeat", type=int, default=3)
+    add_record_options(parser)
     args = parser.parse_args()
 
     paths = find_images(args.folder)
@@ -62,16 +62,14 @@ def main() -> None:
         plain.append(plain_loop(paths, encoder, args.image_size))
         ours.append(lookalike_index(args.folder, create_encoder(EncoderConfig(image_size=args.image_size))))
     plain_rate, our_rate = len(paths) / statistics.median(plain), len(paths) / statistics.median(ours)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    print(f"machine: {cpu}, {torch.get_num_threads()} threads, torch {torch.__version__}; commit {commit}")
-    print(f"{len(paths)} files from {args.folder}, ResNet-18 at {args.image_size} px, median of {args.repeat}")
-    print("| path | img/s |\n|---|---|")
-    print(f"| plain loop (PIL + torchvision transforms, fp32, batch 64) | {plain_rate:.0f} |")
-    print(f"| lookalike index (workers, draft decode, channels_last, bf16 auto) | {our_rate:.0f} |")
-    print(f"ratio: {our_rate / plain_rate:.2f}x")
-
+    lines = [f"{len(paths)} files from {args.folder}, ResNet-18 at {args.image_size} px, median of {args.repeat}.", "",
+             "| path | img/s | × plain loop |", "|---|---|---|",
+             f"| plain loop (PIL + torchvision transforms, fp32, batch 64) | {plain_rate:.0f} | 1.00× |",
+             f"| lookalike index (workers, draft decode, channels_last, bf16 auto) | {our_rate:.0f} | "
+             f"{our_rate / plain_rate:.2f}× |"]
+    print("\n".join(lines))
+    if args.record:
+        append_section("Indexing throughput (issue #6b)", lines, command_line(), args.benchmarks_file)
 
 if __name__ == "__main__":
     main()
