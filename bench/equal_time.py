@@ -31,43 +31,27 @@ from lookalike.data import find_images
 from lookalike.embed import EmbedSettings
 from lookalike.evaluate import evaluate
 from lookalike.models import Encoder, EncoderConfig, load_model
-from lookalike.models.backbones import build_backbone
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import TrainSettings, train_folder
 from record import add_record_options, append_section, command_line
-from train_throughput import subset_folder
+from train_throughput import LIGHTLY_LR, LightlyLoop, subset_folder
 
 SIMCLR = ObjectiveChoice("simclr")
 
 
 def lightly_for(seconds: float, folder: Path, args) -> tuple[nn.Module, float, int]:
     """The backbone after `seconds` of the reference loop; the seconds it took and the images it saw."""
-    from lightly.loss import NTXentLoss
-    from lightly.models.modules import SimCLRProjectionHead
-    from lightly.transforms import SimCLRTransform
-    from torchvision.datasets import ImageFolder
-
     started = time.perf_counter()
-    torch.manual_seed(0)
-    backbone = build_backbone("resnet18")
-    model = nn.Sequential(backbone, SimCLRProjectionHead(512, 512, 128)).to(args.device)
-    loader = torch.utils.data.DataLoader(
-        ImageFolder(str(folder), transform=SimCLRTransform(input_size=args.image_size, gaussian_blur=0.0)),
-        batch_size=args.batch_size, shuffle=True, drop_last=True, num_workers=args.workers)
-    criterion = NTXentLoss(temperature=0.2)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-6)
+    loop = LightlyLoop(folder, args)
     images = 0
     while True:
-        for (first, second), _ in loader:
+        for (first, second), _ in loop.loader:
             spent = time.perf_counter() - started
             if spent >= seconds:
-                return backbone.eval().cpu(), spent, images
-            for group in optimizer.param_groups:
-                group["lr"] = 1e-3 * 0.5 * (1 + math.cos(math.pi * spent / seconds))
-            loss = criterion(model(first.to(args.device)), model(second.to(args.device)))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+                return loop.backbone.eval().cpu(), spent, images
+            for group in loop.optimizer.param_groups:
+                group["lr"] = LIGHTLY_LR * 0.5 * (1 + math.cos(math.pi * spent / seconds))
+            loop.step(first, second)
             images += len(first)
 
 

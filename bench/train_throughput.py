@@ -40,30 +40,45 @@ def subset_folder(source: Path, count: int, into: Path) -> Path:
     return into
 
 
+LIGHTLY_LR = 1e-3
+
+
+class LightlyLoop:
+    """The reference SimCLR loop, as lightly's users write it: ImageFolder, lightly's SimCLRTransform (blur off, to
+    match lookalike's recipe), a standard DataLoader, lightly's projection head and NTXentLoss, fp32, AdamW."""
+
+    def __init__(self, folder: Path, args) -> None:
+        from lightly.loss import NTXentLoss
+        from lightly.models.modules import SimCLRProjectionHead
+        from lightly.transforms import SimCLRTransform
+        from torchvision.datasets import ImageFolder
+
+        torch.manual_seed(0)
+        self.device = args.device
+        self.backbone = build_backbone("resnet18")
+        self.model = nn.Sequential(self.backbone, SimCLRProjectionHead(512, 512, 128)).to(args.device)
+        transform = SimCLRTransform(input_size=args.image_size, gaussian_blur=0.0)
+        self.loader = torch.utils.data.DataLoader(
+            ImageFolder(str(folder), transform=transform), batch_size=args.batch_size, shuffle=True,
+            drop_last=True, num_workers=args.workers, pin_memory=args.device == "cuda")
+        self.criterion = NTXentLoss(temperature=0.2)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=LIGHTLY_LR, weight_decay=1e-6)
+
+    def step(self, first: torch.Tensor, second: torch.Tensor) -> None:
+        loss = self.criterion(self.model(first.to(self.device)), self.model(second.to(self.device)))
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+
+
 def lightly_epochs(folder: Path, args) -> list[float]:
     """Images per second of each epoch of the reference loop."""
-    from lightly.loss import NTXentLoss
-    from lightly.models.modules import SimCLRProjectionHead
-    from lightly.transforms import SimCLRTransform
-    from torchvision.datasets import ImageFolder
-
-    torch.manual_seed(0)
-    model = nn.Sequential(build_backbone("resnet18"), SimCLRProjectionHead(512, 512, 128)).to(args.device)
-    transform = SimCLRTransform(input_size=args.image_size, gaussian_blur=0.0)
-    loader = torch.utils.data.DataLoader(ImageFolder(str(folder), transform=transform), batch_size=args.batch_size,
-                                         shuffle=True, drop_last=True, num_workers=args.workers,
-                                         pin_memory=args.device == "cuda")
-    criterion = NTXentLoss(temperature=0.2)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-6)
+    loop = LightlyLoop(folder, args)
     rates = []
     for epoch in range(args.epochs):
         started, images = time.perf_counter(), 0
-        for (first, second), _ in loader:
-            first, second = first.to(args.device), second.to(args.device)
-            loss = criterion(model(first), model(second))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+        for (first, second), _ in loop.loader:
+            loop.step(first, second)
             images += len(first)
         rates.append(images / (time.perf_counter() - started))
         print(f"lightly epoch {epoch + 1}: {rates[-1]:.1f} img/s", flush=True)
