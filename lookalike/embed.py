@@ -1,7 +1,8 @@
 """Turning images into embeddings for inference, as fast as the machine allows.
 
-Decoding runs in worker processes while the main process runs the encoder under inference mode, in channels_last
-memory format, with bf16 autocast where the hardware has it (see lookalike.runtime).
+Decoding runs in worker processes while the main process runs the encoder under inference mode, with its batch
+norms folded into its convolutions (see lookalike.models.inference), in channels_last memory format, with bf16
+autocast where the hardware has it (see lookalike.runtime).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from lookalike.data import BadImage, DecodedBatch, decode_rgb, iter_decoded_batches
 from lookalike.models import Encoder
+from lookalike.models.inference import for_inference
 from lookalike.errors import LookalikeError
 from lookalike.runtime import PRECISIONS, autocast, autocast_dtype, pick_device
 
@@ -49,13 +51,14 @@ class Embeddings:
 
 
 class Embedder:
-    """Runs one encoder over image batches. It moves the encoder to its device and memory format for good."""
+    """Runs one encoder over image batches, through its own inference copy on the device (the encoder passed in
+    is left alone)."""
 
     def __init__(self, encoder: Encoder, settings: EmbedSettings = EmbedSettings()) -> None:
         self.settings = settings
         self.device = pick_device(settings.device)
         self.dtype = autocast_dtype(self.device, settings.precision)
-        self.encoder = encoder.eval().to(self.device, memory_format=torch.channels_last)
+        self.encoder = for_inference(encoder).to(self.device, memory_format=torch.channels_last)
         self.image_size = encoder.config.image_size
         self.dim = encoder.config.embedding_dim
 
