@@ -35,6 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--top", type=int, default=12)
     parser.add_argument("--rate", type=int, default=67, help="samples per second")
+    parser.add_argument("--through", nargs="+", default=[], metavar="NAME",
+                        help="also give the share of samples whose stack passes through a frame containing each NAME "
+                             "(for example Conv2d.forward decode_rgb), to split a path into its stages")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="the command to profile, after --")
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -47,6 +50,7 @@ def main() -> None:
                         "--output", str(raw), "--", *command], check=True)
         own: collections.Counter[str] = collections.Counter()
         through: collections.Counter[str] = collections.Counter()
+        stages: collections.Counter[str] = collections.Counter()
         total = 0
         for line in raw.read_text().splitlines():
             if not line.strip():
@@ -56,11 +60,18 @@ def main() -> None:
             own[short(stack[-1])] += count
             for name in {short(frame) for frame in stack}:
                 through[name] += count
+            for name in args.through:
+                if any(name in frame for frame in stack):
+                    stages[name] += count
     print(f"{total} samples")
     for title, counter in (("own samples", own), ("samples through", through)):
         print(f"\n| function | {title} | share |\n|---|---|---|")
         for name, count in counter.most_common(args.top):
             print(f"| `{name}` | {count} | {count / total:.1%} |")
+    if args.through:
+        print("\n| stage (frames containing) | samples through | share |\n|---|---|---|")
+        for name in args.through:
+            print(f"| `{name}` | {stages[name]} | {stages[name] / total:.1%} |")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ users would run it:
 - lookalike: `train_folder`, which decodes each file once into a uint8 cache and makes the views in batches, in
   bf16 autocast with channels_last where the CPU has native bf16.
 Images per second is counted in source images (each gives two views) over each epoch's training loop; the first
-epoch is warm-up, and the median of the others is reported. lookalike's one-off decoding is reported apart.
+epoch is warm-up, and the median of the others is reported. lookalike's one-off decoding is reported apart. The
+data share is the part of each epoch spent getting inputs ready: blocked on the DataLoader for lightly, making the
+views for lookalike (with the device synchronised around it, so on a GPU it counts the GPU's own time).
 
     .venv-bench/bin/python bench/train_throughput.py ../shared/data/cifar10_train_subset --record
 """
@@ -19,6 +21,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -28,6 +31,7 @@ from lookalike.data import find_images
 from lookalike.models.backbones import build_backbone
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import Callbacks, TrainSettings, train_folder
+from lookalike.train.trainer import Trainer
 from record import add_record_options, append_section, command_line
 
 
@@ -71,33 +75,86 @@ class LightlyLoop:
         self.optimizer.step()
 
 
-def lightly_epochs(folder: Path, args) -> list[float]:
-    """Images per second of each epoch of the reference loop."""
-    loop = LightlyLoop(folder, args)
-    rates = []
+@dataclass
+class Epochs:
+    """Per-epoch images per second and share of time spent on data, and any one-off decoding before the first."""
+
+    rates: list[float] = field(default_factory=list)
+    data_shares: list[float] = field(default_factory=list)
+    decoding_seconds: float | None = None
+
+
+def synchronise(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def lightly_epochs(folder: Path, args) -> Epochs:
+    loop, result = LightlyLoop(folder, args), Epochs()
     for epoch in range(args.epochs):
-        started, images = time.perf_counter(), 0
-        for (first, second), _ in loop.loader:
+        started, waited, images = time.perf_counter(), 0.0, 0
+        batches = iter(loop.loader)
+        while True:
+            asked = time.perf_counter()
+            try:
+                (first, second), _ = next(batches)
+            except StopIteration:
+                break
+            waited += time.perf_counter() - asked
             loop.step(first, second)
             images += len(first)
-        rates.append(images / (time.perf_counter() - started))
-        print(f"lightly epoch {epoch + 1}: {rates[-1]:.1f} img/s", flush=True)
-    return rates
+        seconds = time.perf_counter() - started
+        result.rates.append(images / seconds)
+        result.data_shares.append(waited / seconds)
+        print(f"lightly epoch {epoch + 1}: {result.rates[-1]:.1f} img/s", flush=True)
+    return result
 
 
-def lookalike_epochs(folder: Path, out: Path, objective: str, args) -> tuple[list[float], float]:
-    """Images per second of each epoch, and the seconds spent decoding before the first."""
+class ViewClock:
+    """Times lookalike's view making in training steps (validation's, made in eval mode, are left out) by wrapping
+    Trainer.views while in use; the library itself carries no timing code."""
+
+    def __init__(self, device: str) -> None:
+        self.device, self.seconds, self._original = device, 0.0, Trainer.views
+
+    def __enter__(self) -> ViewClock:
+        original, clock = self._original, self
+
+        def timed_views(trainer, pixels, generator):
+            if not trainer.encoder.training:
+                return original(trainer, pixels, generator)
+            synchronise(clock.device)
+            started = time.perf_counter()
+            views = original(trainer, pixels, generator)
+            synchronise(clock.device)
+            clock.seconds += time.perf_counter() - started
+            return views
+
+        Trainer.views = timed_views
+        return self
+
+    def __exit__(self, *exc) -> None:
+        Trainer.views = self._original
+
+
+def lookalike_epochs(folder: Path, out: Path, objective: str, args) -> Epochs:
     choice = ObjectiveChoice(objective)
     settings = TrainSettings.with_defaults(choice.default_training, epochs=args.epochs, batch_size=args.batch_size,
                                            device=args.device, workers=args.workers)
-    started = time.perf_counter()
-    run = train_folder(folder, out, objective=choice, settings=settings, image_size=args.image_size,
-                       head=(512, 128) if objective == "simclr" else None,
-                       callbacks=Callbacks(on_epoch=lambda row: print(
-                           f"lookalike {objective} epoch {row['epoch']}: {row['images_per_second']:.1f} img/s",
-                           flush=True)))
+    result = Epochs()
+    with ViewClock(args.device) as clock:
+        def on_epoch(row: dict) -> None:
+            result.data_shares.append(clock.seconds / row["seconds"])
+            clock.seconds = 0.0
+            print(f"lookalike {objective} epoch {row['epoch']}: {row['images_per_second']:.1f} img/s", flush=True)
+
+        started = time.perf_counter()
+        run = train_folder(folder, out, objective=choice, settings=settings, image_size=args.image_size,
+                           head=(512, 128) if objective == "simclr" else None, callbacks=Callbacks(on_epoch=on_epoch))
+    result.rates = [row["images_per_second"] for row in run.report.history]
     # The report's seconds cover the epochs (and their validation and saving); the rest was finding and decoding.
-    return [row["images_per_second"] for row in run.report.history], time.perf_counter() - started - run.report.seconds
+    result.decoding_seconds = time.perf_counter() - started - run.report.seconds
+    return result
 
 
 def main() -> None:
@@ -116,16 +173,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = subset_folder(args.data, args.images, Path(scratch) / "images")
-        results = {"lightly SimCLR loop (reference)": (lightly_epochs(folder, args), None)}
+        results = {"lightly SimCLR loop (reference)": lightly_epochs(folder, args)}
         for objective in ("simclr", "triplet"):
             results[f"lookalike {objective} step"] = lookalike_epochs(folder, Path(scratch) / objective, objective,
                                                                      args)
-    reference = statistics.median(results["lightly SimCLR loop (reference)"][0][1:])
-    lines = ["| loop | img/s (median of epochs 2+) | × lightly | one-off decoding |", "|---|---|---|---|"]
-    for name, (rates, decoding) in results.items():
-        rate = statistics.median(rates[1:])
+    reference = statistics.median(results["lightly SimCLR loop (reference)"].rates[1:])
+    lines = [f"Device: {args.device}.", "",
+             "| loop | img/s (median of epochs 2+) | × lightly | data share of epoch time | one-off decoding |",
+             "|---|---|---|---|---|"]
+    for name, epochs in results.items():
+        rate = statistics.median(epochs.rates[1:])
+        decoding = "—" if epochs.decoding_seconds is None else f"{epochs.decoding_seconds:.1f} s"
         lines.append(f"| {name} | {rate:.1f} | {rate / reference:.2f}× | "
-                     f"{'—' if decoding is None else f'{decoding:.1f} s'} |")
+                     f"{statistics.median(epochs.data_shares[1:]):.1%} | {decoding} |")
     print("\n".join(lines))
     if args.record:
         append_section("Training throughput against lightly (issue #6a)", lines, command_line(),
