@@ -54,6 +54,7 @@ def test_machine_and_commit_describe_this_checkout():
     assert facts["cpu"] and facts["cores"] == __import__("os").cpu_count()
     assert "torch" in facts and "faiss" in facts
     assert record.describe_machine(facts).startswith(f"{facts['cpu']}, {facts['cores']} cores")
+    assert f"CPU kernels {facts['cpu_kernels']}, " in record.describe_machine(facts)
     revision = record.commit()
     assert revision == "unknown" or revision.removesuffix("+dirty").isalnum()
 
