@@ -87,7 +87,8 @@ def describe_machine(facts: dict[str, object] | None = None) -> str:
 
 
 def commit(repo: Path = REPO) -> str:
-    """The short hash of HEAD, plus ``+dirty`` when tracked files differ from it; ``unknown`` outside git."""
+    """The short hash of HEAD, plus ``+dirty`` when tracked files other than BENCHMARKS.md differ from it (the
+    records themselves would otherwise mark every run after the first); ``unknown`` outside git."""
     def git(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=False)
 
@@ -95,7 +96,7 @@ def commit(repo: Path = REPO) -> str:
         head = git("rev-parse", "--short", "HEAD")
         if head.returncode != 0:
             return "unknown"
-        dirty = git("status", "--porcelain", "--untracked-files=no")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", f":(exclude){DEFAULT_PATH.name}")
     except OSError:
         return "unknown"
     return head.stdout.strip() + ("+dirty" if dirty.returncode != 0 or dirty.stdout.strip() else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 from pathlib import Path
 
@@ -57,6 +58,21 @@ def test_machine_and_commit_describe_this_checkout():
     assert f"CPU kernels {facts['cpu_kernels']}, " in record.describe_machine(facts)
     revision = record.commit()
     assert revision == "unknown" or revision.removesuffix("+dirty").isalnum()
+
+
+def test_commit_is_dirty_for_changed_code_but_not_for_new_records(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "BENCHMARKS.md").write_text("# Benchmarks\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "start")
+    (tmp_path / "BENCHMARKS.md").write_text("# Benchmarks\n\na record\n")
+    assert not record.commit(tmp_path).endswith("+dirty")
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert record.commit(tmp_path).endswith("+dirty")
 
 
 def test_commit_outside_git_is_unknown(tmp_path):
