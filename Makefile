@@ -42,6 +42,7 @@ $(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/ceiling.py --record
 	$(BENCH_VENV)/bin/python bench/train_throughput.py $(DATA)/cifar10_train_subset --record
 	$(BENCH_VENV)/bin/python bench/index_throughput.py $(DATA)/flowers_recognition --record
 	$(BENCH_VENV)/bin/python bench/index_throughput.py $(DATA)/imagenette_224_train_subset --record

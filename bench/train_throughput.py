@@ -45,6 +45,8 @@ def subset_folder(source: Path, count: int, into: Path) -> Path:
 
 
 LIGHTLY_LR = 1e-3
+LOOPS = {"lightly": "lightly SimCLR loop (reference)", "simclr": "lookalike simclr step",
+         "triplet": "lookalike triplet step"}
 
 
 class LightlyLoop:
@@ -166,6 +168,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=4, help="the first is warm-up")
     parser.add_argument("--workers", type=int, default=torch.get_num_threads(), help="decoding processes, both sides")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--loops", nargs="+", choices=LOOPS, default=list(LOOPS),
+                        help="which loops to time; one alone is for profiling it (bench/top_costs.py)")
     add_record_options(parser)
     args = parser.parse_args()
     if args.epochs < 2:
@@ -173,18 +177,19 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = subset_folder(args.data, args.images, Path(scratch) / "images")
-        results = {"lightly SimCLR loop (reference)": lightly_epochs(folder, args)}
-        for objective in ("simclr", "triplet"):
-            results[f"lookalike {objective} step"] = lookalike_epochs(folder, Path(scratch) / objective, objective,
-                                                                     args)
-    reference = statistics.median(results["lightly SimCLR loop (reference)"].rates[1:])
+        results = {}
+        for loop in args.loops:
+            results[LOOPS[loop]] = (lightly_epochs(folder, args) if loop == "lightly" else
+                                    lookalike_epochs(folder, Path(scratch) / loop, loop, args))
+    reference = statistics.median(results[LOOPS["lightly"]].rates[1:]) if "lightly" in args.loops else None
     lines = [f"Device: {args.device}.", "",
              "| loop | img/s (median of epochs 2+) | × lightly | data share of epoch time | one-off decoding |",
              "|---|---|---|---|---|"]
     for name, epochs in results.items():
         rate = statistics.median(epochs.rates[1:])
         decoding = "—" if epochs.decoding_seconds is None else f"{epochs.decoding_seconds:.1f} s"
-        lines.append(f"| {name} | {rate:.1f} | {rate / reference:.2f}× | "
+        ratio = "—" if reference is None else f"{rate / reference:.2f}×"
+        lines.append(f"| {name} | {rate:.1f} | {ratio} | "
                      f"{statistics.median(epochs.data_shares[1:]):.1%} | {decoding} |")
     print("\n".join(lines))
     if args.record:
