@@ -26,7 +26,7 @@ from lookalike.models import EncoderConfig, create_encoder
 from lookalike.models.backbones import build_backbone
 from lookalike.models.inference import for_inference
 from lookalike.runtime import autocast, autocast_dtype
-from record import add_record_options, append_section, command_line
+from record import add_record_options, publish
 
 CPU = torch.device("cpu")
 
@@ -107,9 +107,7 @@ def main() -> None:
              f"| inference, {args.index_size} px, batch {args.index_batch} | fp32, NCHW | {inference['peer']:.1f} | "
              f"{ours}, batch norm folded | {inference['lookalike']:.1f} | "
              f"{inference['lookalike'] / inference['peer']:.2f}× |"]
-    print("\n".join(lines))
-    if args.record:
-        append_section("Arithmetic ceiling (issue #6a, #6b)", lines, command_line(), args.benchmarks_file)
+    publish("Arithmetic ceiling (issue #6a, #6b)", lines, args)
 
 
 if __name__ == "__main__":

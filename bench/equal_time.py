@@ -33,7 +33,7 @@ from lookalike.evaluate import evaluate
 from lookalike.models import Encoder, EncoderConfig, load_model
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import TrainSettings, train_folder
-from record import add_record_options, append_section, command_line
+from record import add_record_options, publish
 from train_throughput import LIGHTLY_LR, LightlyLoop, subset_folder
 
 SIMCLR = ObjectiveChoice("simclr")
@@ -106,10 +106,7 @@ def main() -> None:
     for name, (result, seconds) in scores.items():
         lines.append(f"| {name} | {seconds / 60:.1f} min | {result.probe.top1:.3f} | {result.probe.top5:.3f} | "
                      f"{result.knn_top1:.3f} |")
-    print("\n".join(lines))
-    if args.record:
-        append_section("SimCLR quality at equal time against lightly (issue #6d)", lines, command_line(),
-                       args.benchmarks_file)
+    publish("SimCLR quality at equal time against lightly (issue #6d)", lines, args)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from torchvision import transforms
 from lookalike.data import find_images
 from lookalike.indexing import index_folder
 from lookalike.models import EncoderConfig, create_encoder
-from record import add_record_options, append_section, command_line
+from record import add_record_options, publish
 
 
 def plain_loop(paths: list[Path], encoder, size: int, batch_size: int = 64) -> float:
@@ -75,9 +75,7 @@ def main() -> None:
     for name, rate in rates.items():
         ratio = f"{rate / rates['plain']:.2f}×" if "plain" in rates else "—"
         lines.append(f"| {rows[name]} | {rate:.0f} | {ratio} |")
-    print("\n".join(lines))
-    if args.record:
-        append_section("Indexing throughput (issue #6b)", lines, command_line(), args.benchmarks_file)
+    publish("Indexing throughput (issue #6b)", lines, args)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,13 @@
 """Recording a benchmark's result: which machine, which commit, which command, and the table it printed.
 
-Every bench script prints its table and, given ``--record``, appends it to BENCHMARKS.md with ``append_section``.
+Every bench script prints its table and, given ``--record``, appends it to BENCHMARKS.md, both through ``publish``.
 Not a package: scripts import it as ``record`` because Python puts the script's own folder (``bench/``) first on
 ``sys.path``.
 
     import record
     record.add_record_options(parser)            # --record, --benchmarks-file
     ...
-    print("\\n".join(table))
-    if args.record:
-        record.append_section("Search speed (issue #6c)", table, record.command_line(), path=args.benchmarks_file)
+    record.publish("Search speed (issue #6c)", table, args)
 """
 
 from __future__ import annotations
@@ -167,3 +165,12 @@ def add_record_options(parser: argparse.ArgumentParser) -> None:
                         help="append the result table to the benchmarks file (default: only print it)")
     parser.add_argument("--benchmarks-file", type=Path, default=DEFAULT_PATH,
                         help=f"the markdown file --record appends to (default: {DEFAULT_PATH.name})")
+
+
+def publish(title: str, lines: list[str], args: argparse.Namespace) -> None:
+    """Print a script's result table, and append it under ``title`` to ``args.benchmarks_file`` when ``args.record``
+    (the options of ``add_record_options``) asks for it, with this run's command line."""
+    print("\n".join(lines), flush=True)
+    if args.record:
+        append_section(title, lines, command_line(), args.benchmarks_file)
+        print(f"\nappended to {args.benchmarks_file}")

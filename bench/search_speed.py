@@ -394,10 +394,8 @@ def main() -> None:
     lines = table(results, args, len(queries), exact_s)
     if sweeps:
         lines += [""] + sweeps[:-1]
-    print("\n" + "\n".join(lines), flush=True)
-    if args.record:
-        record.append_section("Search speed (issue #6 c)", lines, record.command_line(), path=args.benchmarks_file)
-        print(f"\nappended to {args.benchmarks_file}")
+    print()
+    record.publish("Search speed (issue #6 c)", lines, args)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from lookalike.models.backbones import build_backbone
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import Callbacks, TrainSettings, train_folder
 from lookalike.train.trainer import Trainer
-from record import add_record_options, append_section, command_line
+from record import add_record_options, publish
 
 
 def subset_folder(source: Path, count: int, into: Path) -> Path:
@@ -191,10 +191,7 @@ def main() -> None:
         ratio = "—" if reference is None else f"{rate / reference:.2f}×"
         lines.append(f"| {name} | {rate:.1f} | {ratio} | "
                      f"{statistics.median(epochs.data_shares[1:]):.1%} | {decoding} |")
-    print("\n".join(lines))
-    if args.record:
-        append_section("Training throughput against lightly (issue #6a)", lines, command_line(),
-                       args.benchmarks_file)
+    publish("Training throughput against lightly (issue #6a)", lines, args)
 
 
 if __name__ == "__main__":

@@ -86,3 +86,17 @@ def test_record_is_off_unless_asked(argv, expected, tmp_path):
     args = parser.parse_args([*argv, "--benchmarks-file", str(tmp_path / "b.md")])
     assert args.record is expected
     assert args.benchmarks_file == tmp_path / "b.md"
+
+
+def test_publish_prints_always_and_appends_only_when_asked(tmp_path, capsys):
+    target = tmp_path / "BENCHMARKS.md"
+    target.write_text("# Benchmarks\n")
+    parser = argparse.ArgumentParser()
+    record.add_record_options(parser)
+    record.publish("A table", ["| a |", "|---|", "| 1 |"], parser.parse_args(["--benchmarks-file", str(target)]))
+    assert "| 1 |" in capsys.readouterr().out
+    assert target.read_text() == "# Benchmarks\n"
+    record.publish("A table", ["| a |", "|---|", "| 1 |"],
+                   parser.parse_args(["--record", "--benchmarks-file", str(target)]))
+    text = target.read_text()
+    assert text.startswith("# Benchmarks\n") and "A table" in text and "| 1 |" in text

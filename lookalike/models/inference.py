@@ -22,5 +22,5 @@ def for_inference(encoder: Encoder) -> Encoder:
     when the convolution's output feeds nothing else.
     """
     prepared = copy.deepcopy(encoder).eval().requires_grad_(False)
-    prepared.backbone = fuse(prepared.backbone)
+    prepared.backbone = fuse(prepared.backbone, inplace=True)  # the copy above is ours to change
     return prepared
