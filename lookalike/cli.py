@@ -75,10 +75,11 @@ class _Bars:
             if step.epoch not in epochs:
                 for task in self.bar.task_ids:
                     self.bar.update(task, visible=False)
-                epochs[step.epoch] = self.bar.add_task(f"epoch {step.epoch}/{step.epochs}", total=step.steps,
-                                                       status="")
+                of = f"/{step.epochs}" if step.seconds_left is None else ""  # with a budget, the time decides
+                epochs[step.epoch] = self.bar.add_task(f"epoch {step.epoch}{of}", total=step.steps, status="")
+            budget = "" if step.seconds_left is None else f"  {step.seconds_left / 60:.1f} min left"
             self.bar.update(epochs[step.epoch], completed=step.step,
-                            status=f"loss {step.loss:.4f}  {step.images_per_second:.0f} img/s")
+                            status=f"loss {step.loss:.4f}  {step.images_per_second:.0f} img/s{budget}")
 
         return Callbacks(say=_say, on_plan=on_plan, on_decoded=on_decoded, on_progress=on_step,
                          on_epoch=lambda row: _say(_epoch_line(row)))
@@ -176,7 +177,14 @@ def train(
     ] = None,
     image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 128,
     epochs: Annotated[
-        Optional[int], typer.Option(min=1, help="Epochs in all (default 10; with --resume, the run's own).")
+        Optional[int], typer.Option(min=1, help="Epochs in all (default 10, or as many as --minutes holds; with "
+                                                "--resume, the run's own).")
+    ] = None,
+    minutes: Annotated[
+        Optional[float], typer.Option(min=0.01, help="Wall-clock budget for the whole run, decoding included: stop "
+                                                     "when it is spent or after --epochs, whichever comes first, "
+                                                     "with the learning rate annealed over the time. With --resume, "
+                                                     "a new budget counting the minutes already spent.")
     ] = None,
     batch_size: Annotated[
         Optional[int], typer.Option(min=2, help="Images per batch, each giving two views (default 8; simclr 256).")
@@ -208,13 +216,13 @@ def train(
     with _progress() as bars:
         callbacks = bars.training()
         if resume:
-            run = resume_training(out, epochs=epochs, callbacks=callbacks)
+            run = resume_training(out, epochs=epochs, minutes=minutes, callbacks=callbacks)
         else:
             run = train_folder(
                 folder, out,
                 objective=choice,
                 settings=TrainSettings.with_defaults(
-                    choice.default_training, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                    choice.default_training, epochs=epochs, minutes=minutes, batch_size=batch_size, optimizer=optimizer, lr=lr,
                     weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, seed=seed,
                     precision=precision, device=device, workers=workers,
                 ),
@@ -227,7 +235,9 @@ def train(
     _warn_skipped(run.skipped)
     last = run.report.history[-1]
     accuracy = last.get("valid_triplet_accuracy")
-    typer.echo(f"model {run.report.model_id}: {len(run.report.history)} epochs, final loss {last['train_loss']:.4f}"
+    typer.echo(f"model {run.report.model_id}: {len(run.report.history)} epochs"
+               + (" (stopped at the time budget)" if run.report.out_of_time else "")
+               + f", final loss {last['train_loss']:.4f}"
                + (f", validation triplet accuracy {accuracy:.3f}" if accuracy is not None else "")
                + f"; saved to {run.report.model_dir}")
 
@@ -263,10 +273,10 @@ def whiten(
 
 def _epoch_line(row: dict) -> str:
     """The epoch's loss, then whatever the objective and validation measured, then its speed."""
-    fixed = ("epoch", "train_loss", "lr", "images_per_second", "seconds")
+    fixed = ("epoch", "train_loss", "lr", "images", "images_per_second", "seconds")
     extras = "".join(f", {name} {value:.3f}" for name, value in row.items() if name not in fixed and value is not None)
     return (f"epoch {row['epoch']}: loss {row['train_loss']:.4f}{extras}, "
-            f"{row['images_per_second']:.0f} img/s, {row['seconds']:.1f} s")
+            f"{row['images']} images at {row['images_per_second']:.0f} img/s, {row['seconds']:.1f} s")
 
 
 @app.command()

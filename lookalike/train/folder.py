@@ -9,6 +9,7 @@ Under torchrun every process runs this same code; only the first one reports pro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -97,15 +98,19 @@ def train_folder(
     return _run(folder, out, encoder, objective, first, second, settings, run_info, False, callbacks)
 
 
-def resume_training(out: str | Path, *, epochs: int | None = None, callbacks: Callbacks = Callbacks()) -> FolderRun:
+def resume_training(
+    out: str | Path, *, epochs: int | None = None, minutes: float | None = None, callbacks: Callbacks = Callbacks(),
+) -> FolderRun:
     """Continue the run saved in `out` from its last finished epoch, with its own settings (and, if given, a new
-    total number of epochs)."""
+    total number of epochs or a new time budget, counting the minutes already spent)."""
     out = Path(out)
     meta = load_checkpoint(checkpoint_dir(out)).meta
     run_info = meta["run"]
     settings = TrainSettings.from_dict(meta["settings"])
     if epochs is not None:
         settings = replace(settings, epochs=epochs)
+    if minutes is not None:
+        settings = replace(settings, minutes=minutes)
     objective = ObjectiveChoice(**run_info["objective_settings"])
     encoder = create_encoder(EncoderConfig.from_dict(meta["architecture"]), seed=settings.seed)
     first, second = (recipe_from_dict(view) for view in run_info["views"])
@@ -118,6 +123,7 @@ def _run(
     folder, out: Path, encoder, objective: ObjectiveChoice, first: ViewRecipe, second: ViewRecipe,
     settings: TrainSettings, run_info: dict, resume: bool, callbacks: Callbacks,
 ) -> FolderRun:
+    started = time.perf_counter()  # a time budget counts decoding too
     ranks = distributed.init_from_environment(pick_device(settings.device))
     if not ranks.is_main:
         callbacks = Callbacks(say=lambda line: None)
@@ -136,7 +142,7 @@ def _run(
     trainer = Trainer(encoder, objective.build(encoder), first, second, settings, out, run_info=run_info)
     try:
         report = trainer.fit(train, valid, resume=resume, on_progress=callbacks.on_progress,
-                             on_epoch=callbacks.on_epoch)
+                             on_epoch=callbacks.on_epoch, started=started)
     finally:
         distributed.leave()
     return FolderRun(report, train.paths, valid.paths, cache.skipped, cache.duplicates, ranks.is_main)

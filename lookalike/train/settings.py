@@ -9,11 +9,18 @@ from lookalike.runtime import PRECISIONS
 from lookalike.train.optim import OPTIMIZERS, SCHEDULES
 
 
+EPOCHS_WITHIN_MINUTES = 10_000
+"""The epoch limit of a run given minutes and no epochs: in effect none, the time decides."""
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Defaults follow the seed recipe (Adam at 1e-4, batch 8); the schedule decays the rate along a cosine."""
 
     epochs: int = 10
+    minutes: float | None = None
+    """A wall-clock budget for the whole run, decoding included: training stops when it is spent (or after `epochs`,
+    whichever comes first), the learning rate annealed over the steps it holds. None: no limit."""
     batch_size: int = 8
     optimizer: str = "adam"
     lr: float = 1e-4
@@ -32,6 +39,7 @@ class TrainSettings:
     def __post_init__(self) -> None:
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
+            (self.minutes is None or self.minutes > 0, f"minutes must be positive, got {self.minutes}"),
             (self.batch_size >= 2, f"batch size must be at least 2 (a batch needs a negative), got {self.batch_size}"),
             (self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of "
                                            f"{', '.join(OPTIMIZERS)}"),
@@ -52,8 +60,11 @@ class TrainSettings:
     @classmethod
     def with_defaults(cls, defaults: dict, **given) -> TrainSettings:
         """Settings from `given` where it has a value (not None), else from `defaults` (an objective's own, say),
-        else the class defaults."""
-        return cls(**{**defaults, **{name: value for name, value in given.items() if value is not None}})
+        else the class defaults; given minutes and no epochs, the minutes alone limit the run."""
+        given = {name: value for name, value in given.items() if value is not None}
+        if "minutes" in given and "epochs" not in given:
+            given["epochs"] = EPOCHS_WITHIN_MINUTES
+        return cls(**{**defaults, **given})
 
     def to_dict(self) -> dict:
         return asdict(self)

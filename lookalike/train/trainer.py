@@ -5,6 +5,9 @@ Speed on CPU comes from four choices: images are decoded once into a uint8 cache
 are computed for the whole batch at once on the device; the encoder runs in channels_last under bf16 autocast where
 the CPU has native bf16; and Adam is the fused kernel. On CUDA the cache is pinned and copies are non-blocking.
 
+A run given `settings.minutes` stops when its time is up, its learning rate annealed over the steps that time holds
+(see lookalike.train.budget); the epoch it stops in is saved like any other, its row counting the images it saw.
+
 Determinism: the batch order and every view of epoch e come from a generator seeded with (seed, e), so a run resumed
 from the checkpoint of epoch e replays epochs e+1... exactly as an uninterrupted run would.
 
@@ -29,6 +32,7 @@ from lookalike.models import Encoder, model_id, save_model
 from lookalike.objectives import Objective
 from lookalike.report.curves import CURVES_FILE, plot_curves
 from lookalike.runtime import autocast, autocast_dtype, pick_device
+from lookalike.train.budget import TimeBudget
 from lookalike.train.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint, save_checkpoint
 from lookalike.train.history import LOG_FILE, write_history
 from lookalike.train.optim import lr_factor, make_optimizer
@@ -48,6 +52,8 @@ class StepProgress:
     steps: int
     loss: float
     images_per_second: float
+    seconds_left: float | None = None
+    """What remains of the time budget, if the run has one."""
 
 
 @dataclass
@@ -57,6 +63,8 @@ class TrainReport:
     history: list[dict]
     resumed_from_epoch: int
     seconds: float
+    out_of_time: bool = False
+    """Whether the run stopped at its time budget rather than after its last epoch."""
 
 
 class Trainer:
@@ -65,6 +73,9 @@ class Trainer:
     `first_view` and `second_view` make the two views of each image (for the seed's triplets: the plain image and
     its augmented positive). `run_info` is recorded in the checkpoint and in the saved model's origin.
     """
+
+    clock: Callable[[], float] = staticmethod(time.perf_counter)
+    """What the time budget reads; tests replace it."""
 
     def __init__(
         self,
@@ -145,8 +156,10 @@ class Trainer:
         resume: bool = False,
         on_progress: Callable[[StepProgress], None] | None = None,
         on_epoch: Callable[[dict], None] | None = None,
+        started: float | None = None,
     ) -> TrainReport:
-        """Train for `settings.epochs` epochs (counting those already done when resuming), checkpointing each one."""
+        """Train for `settings.epochs` epochs (counting those already done when resuming), or until `settings.minutes`
+        have passed since `started` (a reading of `clock`, by default now), checkpointing each epoch."""
         settings = self.settings
         batch, rank, world = settings.batch_size, self.ranks.rank, self.ranks.world
         if len(train) < 2 * world:
@@ -164,12 +177,16 @@ class Trainer:
                       if valid is not None and len(valid) >= 2 else None)
 
         history: list[dict] = []
-        start_epoch = 0
+        start_epoch = global_step = 0
+        spent = 0.0
         if resume:
-            start_epoch, history = self._restore()
+            start_epoch, global_step, history, spent = self._restore()
         else:
             torch.manual_seed(settings.seed)
-        started = time.perf_counter()
+        fit_started = time.perf_counter()
+        budget = TimeBudget(None if settings.minutes is None else settings.minutes * 60,
+                            self.clock() if started is None else started, spent=spent, clock=self.clock)
+        out_of_time = False
         for epoch in range(start_epoch, settings.epochs):
             epoch_seed = settings.seed + _EPOCH_SEED_STRIDE * (epoch + 1)
             generator = torch.Generator().manual_seed(epoch_seed)
@@ -181,11 +198,15 @@ class Trainer:
             epoch_started = time.perf_counter()
             loss_sum, stat_sums, images = 0.0, {}, 0
             for step in range(steps_per_epoch):
+                steps_left = self._steps_left(budget)
+                if steps_left < 1:
+                    out_of_time = True
+                    break
                 indices = order[step * batch:(step + 1) * batch]
                 indices = indices[: len(indices) - len(indices) % world]
                 share = len(indices) // world
-                global_step = epoch * steps_per_epoch + step
-                lr = settings.lr * lr_factor(global_step, total_steps, warmup_steps, settings.schedule)
+                lr = settings.lr * lr_factor(global_step, min(total_steps, global_step + steps_left), warmup_steps,
+                                             settings.schedule)
                 loss, stats = self.step(pixels[indices[rank * share:(rank + 1) * share]], generator, lr)
                 if loss != loss:  # NaN
                     raise LookalikeError(f"the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
@@ -194,33 +215,53 @@ class Trainer:
                 for name, value in stats.items():
                     stat_sums[name] = stat_sums.get(name, 0.0) + value * len(indices)
                 images += len(indices)
+                global_step += 1
+                budget.step_done()
                 if on_progress and self.ranks.is_main:
                     rate = images / max(time.perf_counter() - epoch_started, 1e-9)
-                    on_progress(StepProgress(epoch + 1, settings.epochs, step + 1, steps_per_epoch, loss, rate))
+                    on_progress(StepProgress(epoch + 1, settings.epochs, step + 1, steps_per_epoch, loss, rate,
+                                             budget.seconds_left()))
+            if not images:  # the time ran out at the end of the last epoch
+                break
             seconds = time.perf_counter() - epoch_started
             row = {
                 "epoch": epoch + 1,
                 "train_loss": loss_sum / images,
                 **{name: total / images for name, total in stat_sums.items()},
                 "lr": lr,
+                "images": images,
                 "images_per_second": images / seconds,
                 "seconds": seconds,
             }
+            closing_started = self.clock()
             distributed.average_batch_norm_statistics(self.encoder)
             if validation is not None and self.ranks.is_main:
                 self.encoder.eval()
                 self.objective.eval()
                 row.update(validation.evaluate(self.encoder, self.objective, self.prepare, self.run))
             history.append(row)
-            self._save(epoch + 1, (epoch + 1) * steps_per_epoch, history, len(train))
+            self._save(epoch + 1, global_step, history, len(train), budget.elapsed())
+            budget.closing_took(self.clock() - closing_started)
             if on_epoch and self.ranks.is_main:
                 on_epoch(row)
+            if out_of_time:
+                break
+        if len(history) == start_epoch:
+            raise LookalikeError(f"the {settings.minutes:.3g}-minute budget was spent before the first step "
+                                 f"({budget.elapsed():.0f} s had passed); give the run more minutes")
         self.encoder.eval()
-        return TrainReport(self.out_dir, self._model_id, history, start_epoch, time.perf_counter() - started)
+        return TrainReport(self.out_dir, self._model_id, history, start_epoch, time.perf_counter() - fit_started,
+                           out_of_time)
+
+    def _steps_left(self, budget: TimeBudget) -> float:
+        """The budget's estimate of the steps left, agreed between processes so that all stop at the same step."""
+        if self.settings.minutes is None:
+            return budget.steps_left()
+        return distributed.mean(budget.steps_left(), self.device)
 
     # -- saving and resuming ----------------------------------------------------------------------------------------
 
-    def _save(self, epochs_done: int, step: int, history: list[dict], train_images: int) -> None:
+    def _save(self, epochs_done: int, step: int, history: list[dict], train_images: int, seconds: float) -> None:
         """After each epoch: the usable model, its log and curves, then the checkpoint to resume from. Only the
         first process writes; the others hold the same weights."""
         self.encoder.origin = {**self.origin, "training": {**self.run_info, "epochs_done": epochs_done,
@@ -238,7 +279,7 @@ class Trainer:
             model=self.encoder.state_dict(),
             optimizer=self.optimizer.state_dict(),
             rng=torch.get_rng_state(),
-            meta={"epoch": epochs_done, "step": step, "settings": self.settings.to_dict(),
+            meta={"epoch": epochs_done, "step": step, "seconds": seconds, "settings": self.settings.to_dict(),
                   "architecture": self.encoder.config.to_dict(), "origin": self.origin, "run": self.run_info,
                   "history": history},
         ))
@@ -252,7 +293,8 @@ class Trainer:
                 if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
                     state[name] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
-    def _restore(self) -> tuple[int, list[dict]]:
+    def _restore(self) -> tuple[int, int, list[dict], float]:
+        """The epoch, step, history and seconds the checkpoint reached, with the model and optimiser restored."""
         folder = checkpoint_dir(self.out_dir)
         checkpoint = load_checkpoint(folder)
         meta = checkpoint.meta
@@ -269,4 +311,8 @@ class Trainer:
         if meta["epoch"] >= self.settings.epochs:
             raise LookalikeError(f"{folder}: that run already finished {meta['epoch']} epochs; "
                                  f"ask for more than {meta['epoch']} epochs to train on")
-        return meta["epoch"], meta["history"]
+        seconds = meta.get("seconds", 0.0)
+        if self.settings.minutes is not None and seconds >= self.settings.minutes * 60:
+            raise LookalikeError(f"{folder}: that run already spent {seconds / 60:.3g} of its "
+                                 f"{self.settings.minutes:.3g} minutes; ask for more minutes to train on")
+        return meta["epoch"], meta["step"], meta["history"], seconds

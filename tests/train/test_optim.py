@@ -7,6 +7,7 @@ import pytest
 from lookalike.errors import LookalikeError
 from lookalike.train import TrainSettings
 from lookalike.train.optim import lr_factor
+from lookalike.train.settings import EPOCHS_WITHIN_MINUTES
 
 
 def test_warm_up_rises_linearly_then_the_cosine_falls_to_zero():
@@ -31,6 +32,7 @@ def test_constant_schedule_stays_at_the_base_rate_after_warm_up():
     ({"schedule": "step"}, "unknown schedule"),
     ({"warmup_epochs": 20}, "warm-up must be between 0 and 10"),
     ({"precision": "int8"}, "unknown precision"),
+    ({"minutes": 0}, "minutes must be positive"),
 ])
 def test_bad_settings_are_refused_with_a_reason(change, message):
     with pytest.raises(LookalikeError, match=message):
@@ -42,3 +44,9 @@ def test_settings_round_trip_through_a_dict():
     assert TrainSettings.from_dict(settings.to_dict()) == settings
     with pytest.raises(LookalikeError, match="unknown training settings: colour"):
         TrainSettings.from_dict({**settings.to_dict(), "colour": 1})
+
+
+def test_minutes_without_epochs_let_the_time_alone_decide():
+    assert TrainSettings.with_defaults({}, minutes=5).epochs == EPOCHS_WITHIN_MINUTES
+    assert TrainSettings.with_defaults({}, minutes=5, epochs=3).epochs == 3
+    assert TrainSettings.with_defaults({"epochs": 4}).epochs == 4

@@ -3,6 +3,7 @@ run ends exactly where an uninterrupted one does."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -17,7 +18,7 @@ from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.objectives import MINERS
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import Trainer, TrainSettings
-from lookalike.train.checkpoint import TENSORS_FILE, checkpoint_dir
+from lookalike.train.checkpoint import TENSORS_FILE, checkpoint_dir, load_checkpoint
 from lookalike.views import PlainView, SeedView
 
 SETTINGS = TrainSettings(epochs=2, batch_size=4, lr=1e-3, seed=3, precision="fp32", workers=0)
@@ -129,3 +130,53 @@ def test_the_pair_objective_trains_the_head_saved_with_the_model(images, tmp_pat
     model = load_model(out)
     assert model.config.pair_head == "chi2"
     assert not torch.equal(model.pair_head.linear.weight, before)
+
+
+class _StepClock:
+    """A clock that moves one second per training step, so a time budget ends at a known step."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def tick(self, progress) -> None:
+        self.now += 1.0
+
+
+def _timed_trainer(out, seconds: float) -> tuple[Trainer, _StepClock]:
+    trainer = _trainer(out, TrainSettings.with_defaults(SETTINGS.to_dict(), epochs=None, minutes=seconds / 60))
+    trainer.clock = _StepClock()
+    return trainer, trainer.clock
+
+
+def test_a_time_budget_stops_mid_epoch_annealed_and_saves_what_it_trained(images, tmp_path):
+    out = tmp_path / "m"
+    trainer, clock = _timed_trainer(out, 5.5)  # 12 images in batches of 4: 3 steps an epoch, 1 s each
+    report = trainer.fit(images, on_progress=clock.tick)
+    assert report.out_of_time
+    assert [(row["epoch"], row["images"]) for row in report.history] == [(1, 12), (2, 8)]
+    # the schedule planned for the 5 steps the time held, so the last one ran at cos(0.8 pi) of the peak rate
+    assert report.history[-1]["lr"] == pytest.approx(SETTINGS.lr * 0.5 * (1 + math.cos(0.8 * math.pi)))
+    meta = load_checkpoint(checkpoint_dir(out)).meta
+    assert (meta["epoch"], meta["step"], meta["seconds"]) == (2, 5, 5.0)
+    assert load_model(out).origin["training"]["epochs_done"] == 2
+
+
+def test_a_run_that_spent_its_time_resumes_only_with_more(images, tmp_path):
+    out = tmp_path / "m"
+    trainer, clock = _timed_trainer(out, 5.0)
+    trainer.fit(images, on_progress=clock.tick)
+    with pytest.raises(LookalikeError, match="already spent 0.0833 of its 0.0833 minutes"):
+        _timed_trainer(out, 5.0)[0].fit(images, resume=True)
+    longer, clock = _timed_trainer(out, 8.5)
+    report = longer.fit(images, resume=True, on_progress=clock.tick)
+    # 5 s spent before, then 3 more steps of 1 s: the third epoch, whole
+    assert [(row["epoch"], row["images"]) for row in report.history] == [(1, 12), (2, 8), (3, 12)]
+
+
+def test_a_budget_spent_before_the_first_step_is_an_error(images, tmp_path):
+    trainer, _ = _timed_trainer(tmp_path / "m", 5.0)
+    with pytest.raises(LookalikeError, match="budget was spent before the first step"):
+        trainer.fit(images, started=-10.0)

@@ -14,7 +14,8 @@ def run_rank(rank: int, world: int, port: int, folder: str, out: str, ids: str) 
                       LOCAL_RANK=str(rank))
     run = train_folder(
         folder, out, objective=ObjectiveChoice("simclr"), image_size=32, head=(32, 16),
-        settings=TrainSettings(epochs=2, batch_size=4, lr=1e-3, workers=0, precision="fp32"),
+        # a time budget too, so that the processes also agree before every step on the steps left
+        settings=TrainSettings(epochs=2, minutes=60, batch_size=4, lr=1e-3, workers=0, precision="fp32"),
         callbacks=Callbacks(say=lambda line: None),
     )
     Path(f"{ids}.{rank}").write_text(f"{run.report.model_id} {run.reports}")
