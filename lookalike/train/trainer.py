@@ -221,7 +221,7 @@ class Trainer:
                     rate = images / max(time.perf_counter() - epoch_started, 1e-9)
                     on_progress(StepProgress(epoch + 1, settings.epochs, step + 1, steps_per_epoch, loss, rate,
                                              budget.seconds_left()))
-            if not images:  # the time ran out at the end of the last epoch
+            if not images:  # the time ran out before this epoch began
                 break
             seconds = time.perf_counter() - epoch_started
             row = {
