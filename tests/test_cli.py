@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from imagegen import write_image_folder, write_truncated_jpeg
 from lookalike.cli import app
+from lookalike.models import load_model
 
 
 def run(*args, check_code=0):
@@ -128,9 +129,11 @@ def test_train_resume_then_index_with_the_trained_model(image_folder, tmp_path):
     again = run("train", image_folder, "--out", model, *common, check_code=2)
     assert "already holds a training run" in again.stderr and "--resume" in again.stderr
 
-    resumed = run("train", image_folder, "--out", model, "--resume", "--epochs", "2")
+    resumed = run("train", image_folder, "--out", model, "--resume", "--epochs", "2", "--minutes", "60")
     assert "resuming" in resumed.stderr and "epoch 2:" in resumed.stderr and "epoch 1:" not in resumed.stderr
+    assert "stopped at the time budget" not in resumed.stdout  # the epochs ran out first
     assert len((model / "train_log.csv").read_text().splitlines()) == 3  # header + two epochs
+    assert load_model(model).origin["training"]["settings"]["minutes"] == 60
 
     gallery = tmp_path / "g"
     run("index", image_folder, "--gallery", gallery, "--model", model, "--workers", "0")
