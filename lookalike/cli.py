@@ -222,9 +222,9 @@ def train(
                 folder, out,
                 objective=choice,
                 settings=TrainSettings.with_defaults(
-                    choice.default_training, epochs=epochs, minutes=minutes, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                    weight_decay=weight_decay, schedule=schedule, warmup_epochs=warmup_epochs, seed=seed,
-                    precision=precision, device=device, workers=workers,
+                    choice.default_training, epochs=epochs, minutes=minutes, batch_size=batch_size,
+                    optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
+                    warmup_epochs=warmup_epochs, seed=seed, precision=precision, device=device, workers=workers,
                 ),
                 backbone=backbone, weights=weights, trainable_from=trainable_from, image_size=image_size,
                 head=widths, embed_from=embed_from, views=views, valid_fraction=valid_fraction,

@@ -9,7 +9,8 @@ A run given `settings.minutes` stops when its time is up, its learning rate anne
 (see lookalike.train.budget); the epoch it stops in is saved like any other, its row counting the images it saw.
 
 Determinism: the batch order and every view of epoch e come from a generator seeded with (seed, e), so a run resumed
-from the checkpoint of epoch e replays epochs e+1... exactly as an uninterrupted run would.
+from the checkpoint of epoch e replays epochs e+1... exactly as an uninterrupted run would (unless it has a time
+budget: then the learning rate and the last step follow the clock).
 
 Several processes (torchrun): every process draws the same batch order and takes its share of each batch; gradients
 and batch-norm statistics are averaged over the processes, so the weights stay identical everywhere, and only the
