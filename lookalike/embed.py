@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from lookalike.data import BadImage, DecodedBatch, decode_rgb, iter_decoded_batches
+from lookalike.errors import LookalikeError
 from lookalike.models import Encoder
 from lookalike.models.inference import for_inference
-from lookalike.errors import LookalikeError
 from lookalike.runtime import PRECISIONS, autocast, autocast_dtype, pick_device
 
 
