@@ -57,6 +57,8 @@ def machine() -> dict[str, object]:
         facts["torch_threads"] = torch.get_num_threads()
         facts["cpu_kernels"] = torch.backends.cpu.get_cpu_capability()
         facts["native_bf16"] = cpu_has_native_bf16()
+        if torch.cuda.is_available():
+            facts["gpu"] = f"{torch.cuda.get_device_name(0)} (CUDA {torch.version.cuda})"
     except ImportError:
         pass
     try:
@@ -71,12 +73,14 @@ def machine() -> dict[str, object]:
 
 def describe_machine(facts: dict[str, object] | None = None) -> str:
     """One line, e.g. ``AMD EPYC, 2 cores, 23.4 GiB; CPU kernels AVX2, no native bf16; torch 2.15.0 (2 threads);
-    faiss 1.15.1 (2 threads); ...``."""
+    faiss 1.15.1 (2 threads); ...``, with the GPU after the CPU where torch sees one."""
     facts = machine() if facts is None else facts
     memory = f", {facts['memory_gib']} GiB" if "memory_gib" in facts else ""
     parts = [f"{facts['cpu']}, {facts['cores']} cores{memory}"]
     if "cpu_kernels" in facts:
         parts.append(f"CPU kernels {facts['cpu_kernels']}, {'' if facts['native_bf16'] else 'no '}native bf16")
+    if "gpu" in facts:
+        parts.append(f"GPU {facts['gpu']}")
     for library in ("torch", "faiss"):
         if library in facts:
             parts.append(f"{library} {facts[library]} ({facts[f'{library}_threads']} threads)")

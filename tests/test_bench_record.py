@@ -60,6 +60,14 @@ def test_machine_and_commit_describe_this_checkout():
     assert revision == "unknown" or revision.removesuffix("+dirty").isalnum()
 
 
+def test_a_gpu_is_named_after_the_cpu():
+    facts = {"cpu": "AMD EPYC", "cores": 16, "cpu_kernels": "AVX512", "native_bf16": True,
+             "gpu": "NVIDIA H100 80GB HBM3 (CUDA 13.0)", "torch": "2.11.0", "torch_threads": 16, "python": "3.12.3"}
+    assert record.describe_machine(facts) == ("AMD EPYC, 16 cores; CPU kernels AVX512, native bf16; "
+                                              "GPU NVIDIA H100 80GB HBM3 (CUDA 13.0); torch 2.11.0 (16 threads); "
+                                              "Python 3.12.3")
+
+
 def test_commit_is_dirty_for_changed_code_but_not_for_new_records(tmp_path):
     def git(*args):
         subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)

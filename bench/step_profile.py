@@ -1,0 +1,135 @@
+"""Where a training step's time goes, from torch.profiler: lightly's SimCLR loop against lookalike's, on the same
+files, model, input size and batch as bench/train_throughput.py.
+
+For each loop it profiles a few steps after a warm-up and prints:
+- the wall time per step, and how much of it the device spent running kernels (on a GPU; the rest is the device
+  waiting for the host: data, Python, launches, synchronisation);
+- the top operators by their own device time (kernels on a GPU, operators on a CPU);
+- the top operators by their own host time, which on a GPU shows what keeps the host busy between launches.
+py-spy (bench/top_costs.py) cannot see inside a GPU; this can, and it also runs on a CPU.
+
+    .venv-bench/bin/python bench/step_profile.py ../shared/data/cifar10_train_subset --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.profiler import ProfilerActivity, profile, schedule
+
+from lookalike.objectives.choice import ObjectiveChoice
+from lookalike.train import Callbacks, TrainSettings, train_folder
+from train_throughput import LightlyLoop, subset_folder, synchronise
+
+
+class StepProfiler:
+    """torch.profiler over steps `skip`..`skip + steps` of a loop, and the wall time those steps took. The loop calls
+    `step_done()` after each step; the device is synchronised there so that the wall times are the device's too."""
+
+    def __init__(self, device: str, skip: int, steps: int) -> None:
+        self.device, self.skip, self.steps = device, skip, steps
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+        self.profiler = profile(activities=activities, schedule=schedule(wait=skip - 1, warmup=1, active=steps, repeat=1))
+        self.done, self.stamps = 0, []
+
+    def __enter__(self) -> StepProfiler:
+        self.profiler.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.profiler.__exit__(*exc)
+
+    def step_done(self) -> None:
+        synchronise(self.device)
+        self.done += 1
+        if self.done in (self.skip, self.skip + self.steps):
+            self.stamps.append(time.perf_counter())
+        self.profiler.step()
+
+    @property
+    def finished(self) -> bool:
+        return self.done >= self.skip + self.steps
+
+    def table(self, name: str, top: int) -> list[str]:
+        if not self.finished:
+            raise SystemExit(f"{name}: only {self.done} steps ran; give more --images or fewer --skip/--steps")
+        events = self.profiler.key_averages()
+        wall_ms = (self.stamps[1] - self.stamps[0]) * 1e3 / self.steps
+        on_device = self.device.startswith("cuda")
+        device_time = (lambda event: event.self_device_time_total) if on_device else (
+            lambda event: event.self_cpu_time_total)
+        busy_ms = sum(device_time(event) for event in events) / 1e3 / self.steps
+        lines = [f"**{name}**: {wall_ms:.1f} ms per step"
+                 + (f", kernels running {busy_ms:.1f} ms of it ({busy_ms / wall_ms:.0%})." if on_device else ".")]
+        lines += _top(events, device_time, top, "device" if on_device else "CPU", busy_ms, self.steps)
+        if on_device:
+            lines += _top(events, lambda event: event.self_cpu_time_total, top, "host", None, self.steps)
+        return lines
+
+
+def _top(events, time_of: Callable, top: int, what: str, total_ms: float | None, steps: int) -> list[str]:
+    ranked = sorted((event for event in events if time_of(event) > 0), key=time_of, reverse=True)[:top]
+    total = total_ms if total_ms is not None else sum(time_of(event) for event in events) / 1e3 / steps
+    lines = ["", f"| operator (top by own {what} time) | ms per step | share |", "|---|---|---|"]
+    for event in ranked:
+        ms = time_of(event) / 1e3 / steps
+        name = "(host time outside any operator)" if event.key.startswith("ProfilerStep") else f"`{event.key[:70]}`"
+        lines.append(f"| {name} | {ms:.2f} | {ms / total:.0%} |")
+    return lines + [""]
+
+
+def profile_lightly(folder: Path, args) -> StepProfiler:
+    loop = LightlyLoop(folder, args)
+    with StepProfiler(args.device, args.skip, args.steps) as profiler:
+        while not profiler.finished:
+            for (first, second), _ in loop.loader:
+                loop.step(first, second)
+                profiler.step_done()
+                if profiler.finished:
+                    break
+    return profiler
+
+
+def profile_lookalike(folder: Path, out: Path, objective: str, args) -> StepProfiler:
+    choice = ObjectiveChoice(objective)
+    settings = TrainSettings.with_defaults(choice.default_training, epochs=1, batch_size=args.batch_size,
+                                           device=args.device, workers=args.workers)
+    with StepProfiler(args.device, args.skip, args.steps) as profiler:
+        train_folder(folder, out, objective=choice, settings=settings, image_size=args.image_size,
+                     head=(512, 128) if objective == "simclr" else None,
+                     callbacks=Callbacks(on_progress=lambda _: profiler.step_done()))
+    return profiler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("data", type=Path, help="image folder (labels are not read)")
+    parser.add_argument("--images", type=int, default=5120, help="files to train on (the first ones, in path order)")
+    parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--skip", type=int, default=5, help="steps run before profiling (at least 1)")
+    parser.add_argument("--steps", type=int, default=10, help="steps profiled")
+    parser.add_argument("--top", type=int, default=10, help="operators listed per table")
+    parser.add_argument("--workers", type=int, default=torch.get_num_threads(), help="decoding processes, both sides")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--loops", nargs="+", choices=("lightly", "simclr", "triplet"), default=["lightly", "simclr"])
+    args = parser.parse_args()
+    if args.skip < 1 or args.steps < 1:
+        parser.error("--skip and --steps must be at least 1")
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = subset_folder(args.data, args.images, Path(scratch) / "images")
+        for loop in args.loops:
+            profiler = (profile_lightly(folder, args) if loop == "lightly" else
+                        profile_lookalike(folder, Path(scratch) / loop, loop, args))
+            name = "lightly SimCLR loop" if loop == "lightly" else f"lookalike {loop} step"
+            print("\n".join(profiler.table(name, args.top)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
