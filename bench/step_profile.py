@@ -2,10 +2,10 @@
 files, model, input size and batch as bench/train_throughput.py.
 
 For each loop it profiles a few steps after a warm-up and prints:
-- the wall time per step, and how much of it the device spent running kernels (on a GPU; the rest is the device
-  waiting for the host: data, Python, launches, synchronisation);
-- the top operators by their own device time (kernels on a GPU, operators on a CPU);
-- the top operators by their own host time, which on a GPU shows what keeps the host busy between launches.
+- the wall time per step and, on a GPU, how much of it the device was busy with kernels and copies (the rest it
+  waited for the host: data, Python, launches, synchronisation);
+- the top kernels by device time (on a GPU), and the top operators by their own host time, which on a GPU shows what
+  keeps the host busy between launches.
 py-spy (bench/top_costs.py) cannot see inside a GPU; this can, and it also runs on a CPU.
 
     .venv-bench/bin/python bench/step_profile.py ../shared/data/cifar10_train_subset --device cuda
@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, schedule
 
 from lookalike.objectives.choice import ObjectiveChoice
@@ -60,26 +60,27 @@ class StepProfiler:
             raise SystemExit(f"{name}: only {self.done} steps ran; give more --images or fewer --skip/--steps")
         events = self.profiler.key_averages()
         wall_ms = (self.stamps[1] - self.stamps[0]) * 1e3 / self.steps
-        on_device = self.device.startswith("cuda")
-        device_time = (lambda event: event.self_device_time_total) if on_device else (
-            lambda event: event.self_cpu_time_total)
-        busy_ms = sum(device_time(event) for event in events) / 1e3 / self.steps
-        lines = [f"**{name}**: {wall_ms:.1f} ms per step"
-                 + (f", kernels running {busy_ms:.1f} ms of it ({busy_ms / wall_ms:.0%})." if on_device else ".")]
-        lines += _top(events, device_time, top, "device" if on_device else "CPU", busy_ms, self.steps)
-        if on_device:
-            lines += _top(events, lambda event: event.self_cpu_time_total, top, "host", None, self.steps)
-        return lines
+        host = [event for event in events if event.device_type == DeviceType.CPU]
+        if not self.device.startswith("cuda"):
+            return [f"**{name}**: {wall_ms:.1f} ms per step.", *_top(host, "self_cpu_time_total", top, "CPU", self.steps)]
+        # Kernels and copies are events of their own: an operator's "self device time" counts its kernels again, and
+        # the step's and the optimiser's annotations span the kernels inside them.
+        kernels = [event for event in events if event.device_type != DeviceType.CPU and not event.is_user_annotation]
+        busy_ms = sum(event.self_device_time_total for event in kernels) / 1e3 / self.steps
+        return [f"**{name}**: {wall_ms:.1f} ms per step, the device busy for {busy_ms:.1f} ms of it "
+                f"({busy_ms / wall_ms:.0%}).",
+                *_top(kernels, "self_device_time_total", top, "device", self.steps),
+                *_top(host, "self_cpu_time_total", top, "host", self.steps)]
 
 
-def _top(events, time_of: Callable, top: int, what: str, total_ms: float | None, steps: int) -> list[str]:
-    ranked = sorted((event for event in events if time_of(event) > 0), key=time_of, reverse=True)[:top]
-    total = total_ms if total_ms is not None else sum(time_of(event) for event in events) / 1e3 / steps
-    lines = ["", f"| operator (top by own {what} time) | ms per step | share |", "|---|---|---|"]
-    for event in ranked:
-        ms = time_of(event) / 1e3 / steps
+def _top(events: list, attribute: str, top: int, what: str, steps: int) -> list[str]:
+    """The `top` events by `attribute` (microseconds over all profiled steps), per step and as a share of all."""
+    total = sum(getattr(event, attribute) for event in events)
+    lines = ["", f"| {what} time: top operators and kernels | ms per step | share |", "|---|---|---|"]
+    for event in sorted(events, key=lambda event: getattr(event, attribute), reverse=True)[:top]:
+        spent = getattr(event, attribute)
         name = "(host time outside any operator)" if event.key.startswith("ProfilerStep") else f"`{event.key[:70]}`"
-        lines.append(f"| {name} | {ms:.2f} | {ms / total:.0%} |")
+        lines.append(f"| {name} | {spent / 1e3 / steps:.2f} | {spent / total:.0%} |")
     return lines + [""]
 
 
