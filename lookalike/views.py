@@ -3,7 +3,7 @@
 A recipe is data (a frozen dataclass that round-trips through JSON, so a training run can record exactly what it did)
 and a function applied to a whole batch at once on the batch's own device, each image with its own random parameters.
 Every random number is drawn on the CPU from the caller's generator and only then moved to the device, so one seed
-gives the same views on a laptop and on a GPU.
+gives the same views on a laptop and on a GPU. A view's parameters travel to a GPU together, in one asynchronous copy.
 
 Geometry (crop, flip, resize) is one affine resampling per image, all in a single ``grid_sample`` call; colour changes
 are tensor arithmetic with per-image factors, and images a random choice left alone are kept by ``torch.where``
@@ -58,6 +58,7 @@ class PlainView:
         if not len(x):
             return _empty(x, size)
         theta = _crop_theta(torch.ones(len(x)), torch.ones(len(x)), torch.zeros(len(x)), torch.zeros(len(x)))
+        (theta,) = _to_device(x.device, theta)
         return _resample(x, theta, size, reach=1.0)
 
     def to_dict(self) -> dict:
@@ -96,9 +97,9 @@ class SeedView:
         if not n:
             return _empty(x, size)
         side = torch.full((n,), self.crop_fraction)
-        theta = _crop_theta(side, side, torch.zeros(n), torch.zeros(n), flip)
+        theta, factor = _to_device(x.device, _crop_theta(side, side, torch.zeros(n), torch.zeros(n), flip), factor)
         # Contrast is changed after resizing: the same operation on fewer pixels, as the mean grey level barely moves.
-        return _contrast(_resample(x, theta, size, reach=self.crop_fraction), factor.to(x.device))
+        return _contrast(_resample(x, theta, size, reach=self.crop_fraction), factor)
 
     def to_dict(self) -> dict:
         return _to_dict(self)
@@ -176,19 +177,21 @@ class SimCLRView:
         if not n:
             return _empty(x, size)
 
-        device = x.device
-        x = _resample(x, _crop_theta(width, height, centre_x, centre_y, flip), size, reach=1.0)
+        theta, brightness, contrast, saturation, rotation, kernel, jitter, grey, blur = _to_device(
+            x.device, _crop_theta(width, height, centre_x, centre_y, flip), brightness, contrast, saturation,
+            _hue_matrix(hue), _blur_kernel(sigma, size), jitter, grey, blur)
+        x = _resample(x, theta, size, reach=1.0)
         if self.jitter_p > 0:
             # A fixed order (brightness, contrast, saturation, hue) where torchvision shuffles it per call.
-            jittered = _brightness(x, brightness.to(device))
-            jittered = _contrast(jittered, contrast.to(device))
-            jittered = _saturation(jittered, saturation.to(device))
-            jittered = _hue(jittered, hue)
-            x = torch.where(_per_image(jitter, device), jittered, x)
+            jittered = _brightness(x, brightness)
+            jittered = _contrast(jittered, contrast)
+            jittered = _saturation(jittered, saturation)
+            jittered = _hue(jittered, rotation)
+            x = torch.where(_per_image(jitter), jittered, x)
         if self.grey_p > 0:
-            x = torch.where(_per_image(grey, device), _grey(x).expand_as(x), x)
+            x = torch.where(_per_image(grey), _grey(x).expand_as(x), x)
         if self.blur_p > 0:
-            x = torch.where(_per_image(blur, device), _blur(x, sigma), x)
+            x = torch.where(_per_image(blur), _blur(x, kernel), x)
         return x
 
     def to_dict(self) -> dict:
@@ -288,9 +291,25 @@ def _chance(n: int, p: float, generator: torch.Generator | None) -> torch.Tensor
     return torch.rand(n, generator=generator) < p
 
 
-def _per_image(mask: torch.Tensor, device: torch.device) -> torch.Tensor:
+def _per_image(mask: torch.Tensor) -> torch.Tensor:
     """A per-image choice shaped to broadcast over B x 3 x H x W."""
-    return mask.to(device).view(-1, 1, 1, 1)
+    return mask.view(-1, 1, 1, 1)
+
+
+def _to_device(device: torch.device, *params: torch.Tensor) -> list[torch.Tensor]:
+    """Per-image parameters drawn on the CPU -> the same tensors on `device`, in one copy.
+
+    Each small copy from ordinary memory makes the host wait until the GPU has finished all it was given, so a view
+    made with one copy per parameter would stall the host several times; one pinned buffer copied asynchronously
+    lets it go on queueing work. Floats travel as float32 and booleans come back exact."""
+    if device.type == "cpu":
+        return list(params)
+    packed = torch.cat([param.reshape(-1).float() for param in params])
+    if device.type == "cuda":
+        packed = packed.pin_memory()
+    parts = packed.to(device, non_blocking=True).split([param.numel() for param in params])
+    return [part.view(param.shape).to(torch.bool if param.dtype == torch.bool else torch.float32)
+            for part, param in zip(parts, params)]
 
 
 def _random_crop(
@@ -346,7 +365,7 @@ def _resample(x: torch.Tensor, theta: torch.Tensor, size: int, reach: float) -> 
     height, width = x.shape[-2:]
     if height > limit or width > limit:
         x = F.interpolate(x, size=(min(height, limit), min(width, limit)), mode="area")
-    grid = F.affine_grid(theta.to(x.device), [len(x), 3, size, size], align_corners=False)
+    grid = F.affine_grid(theta, [len(x), 3, size, size], align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
@@ -374,8 +393,8 @@ def _saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
     return _blend(x, _grey(x), factor)
 
 
-def _hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-    """Turns each image's hues by its shift (a share of the colour wheel, drawn on the CPU).
+def _hue_matrix(shift: torch.Tensor) -> torch.Tensor:
+    """The RGB -> RGB matrix (n x 3 x 3, float32) that turns each image's hues by its shift, a share of the colour wheel.
 
     torchvision goes through HSV; a rotation of the YIQ chroma plane is a close, cheap stand-in: one 3 x 3 matrix per
     image, applied with a single batched matmul. The angle is negated because hue (red -> yellow -> green) runs
@@ -387,20 +406,28 @@ def _hue(x: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
     rotation[:, 0, 0] = 1
     rotation[:, 1, 1], rotation[:, 1, 2] = cos, -sin
     rotation[:, 2, 1], rotation[:, 2, 2] = sin, cos
-    matrix = (_YIQ_INV @ rotation @ _YIQ).to(device=x.device, dtype=x.dtype)
+    return (_YIQ_INV @ rotation @ _YIQ).float()
+
+
+def _hue(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     return torch.bmm(matrix, x.flatten(2)).view_as(x).clamp_(0, 1)
 
 
-def _blur(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
-    """A separable Gaussian blur with each image's own sigma (drawn on the CPU), as one grouped convolution per axis.
-
-    The kernel spans about a tenth of the image (odd, at least 3 taps), SimCLR's choice; edges are replicated.
-    """
-    n, channels, height, width = x.shape
-    taps = max(3, int(0.1 * height) // 2 * 2 + 1)
+def _blur_kernel(sigma: torch.Tensor, size: int) -> torch.Tensor:
+    """Each image's 1-D Gaussian (n x taps) for views of `size` pixels: about a tenth of the view (odd, at least 3
+    taps), SimCLR's choice."""
+    taps = max(3, int(0.1 * size) // 2 * 2 + 1)
     offsets = torch.arange(taps, dtype=torch.float32) - taps // 2
     kernel = torch.exp(-0.5 * (offsets / sigma.view(-1, 1)) ** 2)
-    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(channels, dim=0).to(x.device)
+    return kernel / kernel.sum(dim=1, keepdim=True)
+
+
+def _blur(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """A separable Gaussian blur with each image's own kernel, as one grouped convolution per axis; edges are
+    replicated."""
+    n, channels, height, width = x.shape
+    taps = kernel.shape[1]
+    kernel = kernel.repeat_interleave(channels, dim=0)
     planes = F.pad(x.reshape(1, n * channels, height, width), [taps // 2] * 4, mode="replicate")
     planes = F.conv2d(planes, kernel.view(n * channels, 1, 1, taps), groups=n * channels)
     planes = F.conv2d(planes, kernel.view(n * channels, 1, taps, 1), groups=n * channels)

@@ -3,7 +3,7 @@ with the encoder, and steps the optimiser. It never knows which loss it is minim
 
 Speed on CPU comes from four choices: images are decoded once into a uint8 cache (see lookalike.data.cache); views
 are computed for the whole batch at once on the device; the encoder runs in channels_last under bf16 autocast where
-the CPU has native bf16; and Adam is the fused kernel. On CUDA the cache is pinned and copies are non-blocking.
+the CPU has native bf16; and Adam is the fused kernel. On CUDA each batch is pinned and copied without waiting.
 
 A run given `settings.minutes` stops when its time is up, its learning rate annealed over the steps that time holds
 (see lookalike.train.budget); the epoch it stops in is saved like any other, its row counting the images it saw.
@@ -131,6 +131,8 @@ class Trainer:
         """One optimisation step on a uint8 batch; returns the loss and the objective's statistics."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+        if self.device.type == "cuda":  # a copy from ordinary memory would make the host wait for the GPU
+            pixels = pixels.pin_memory()
         with torch.no_grad():
             first, second = self.views(pixels.to(self.device, non_blocking=True), generator)
         first, second = self.prepare(first), self.prepare(second)
@@ -173,7 +175,6 @@ class Trainer:
         steps_per_epoch = len(train) // batch + (last >= 2 * world)
         total_steps = steps_per_epoch * settings.epochs
         warmup_steps = round(settings.warmup_epochs * steps_per_epoch)
-        pixels = train.pixels.pin_memory() if self.device.type == "cuda" else train.pixels
         validation = (FixedValidation(valid.pixels, self.views, settings.seed, max(batch, 64))
                       if valid is not None and len(valid) >= 2 else None)
 
@@ -208,7 +209,7 @@ class Trainer:
                 share = len(indices) // world
                 lr = settings.lr * lr_factor(global_step, min(total_steps, global_step + steps_left), warmup_steps,
                                              settings.schedule)
-                loss, stats = self.step(pixels[indices[rank * share:(rank + 1) * share]], generator, lr)
+                loss, stats = self.step(train.pixels[indices[rank * share:(rank + 1) * share]], generator, lr)
                 if loss != loss:  # NaN
                     raise LookalikeError(f"the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
                                          "lower the learning rate or use --precision fp32")
