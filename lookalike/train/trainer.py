@@ -3,7 +3,7 @@ with the encoder, and steps the optimiser. It never knows which loss it is minim
 
 Speed on CPU comes from four choices: images are decoded once into a uint8 cache (see lookalike.data.cache); views
 are computed for the whole batch at once on the device; the encoder runs in channels_last under bf16 autocast where
-the CPU has native bf16; and Adam is the fused kernel. On CUDA each batch is pinned and copied without waiting.
+the CPU has native bf16; and Adam is the fused kernel.
 
 A run given `settings.minutes` stops when its time is up, its learning rate annealed over the steps that time holds
 (see lookalike.train.budget); the epoch it stops in is saved like any other, its row counting the images it saw.
@@ -131,8 +131,6 @@ class Trainer:
         """One optimisation step on a uint8 batch; returns the loss and the objective's statistics."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        if self.device.type == "cuda":  # a copy from ordinary memory would make the host wait for the GPU
-            pixels = pixels.pin_memory()
         with torch.no_grad():
             first, second = self.views(pixels.to(self.device, non_blocking=True), generator)
         first, second = self.prepare(first), self.prepare(second)
