@@ -18,13 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, schedule
 
-from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import Callbacks, TrainSettings, train_folder
-from train_throughput import LightlyLoop, subset_folder, synchronise
+from lookalike.train import Callbacks
+from train_throughput import LightlyLoop, add_loop_options, subset_folder, synchronise, train_lookalike
 
 
 class StepProfiler:
@@ -97,27 +95,17 @@ def profile_lightly(folder: Path, args) -> StepProfiler:
 
 
 def profile_lookalike(folder: Path, out: Path, objective: str, args) -> StepProfiler:
-    choice = ObjectiveChoice(objective)
-    settings = TrainSettings.with_defaults(choice.default_training, epochs=1, batch_size=args.batch_size,
-                                           device=args.device, workers=args.workers)
     with StepProfiler(args.device, args.skip, args.steps) as profiler:
-        train_folder(folder, out, objective=choice, settings=settings, image_size=args.image_size,
-                     head=(512, 128) if objective == "simclr" else None,
-                     callbacks=Callbacks(on_progress=lambda _: profiler.step_done()))
+        train_lookalike(folder, out, objective, args, 1, Callbacks(on_progress=lambda _: profiler.step_done()))
     return profiler
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("data", type=Path, help="image folder (labels are not read)")
-    parser.add_argument("--images", type=int, default=5120, help="files to train on (the first ones, in path order)")
-    parser.add_argument("--image-size", type=int, default=64)
-    parser.add_argument("--batch-size", type=int, default=256)
+    add_loop_options(parser, images=5120)
     parser.add_argument("--skip", type=int, default=5, help="steps run before profiling (at least 1)")
     parser.add_argument("--steps", type=int, default=10, help="steps profiled")
     parser.add_argument("--top", type=int, default=10, help="operators listed per table")
-    parser.add_argument("--workers", type=int, default=torch.get_num_threads(), help="decoding processes, both sides")
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--loops", nargs="+", choices=("lightly", "simclr", "triplet"), default=["lightly", "simclr"])
     args = parser.parse_args()
     if args.skip < 1 or args.steps < 1:

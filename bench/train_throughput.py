@@ -30,7 +30,7 @@ from torch import nn
 from lookalike.data import find_images
 from lookalike.models.backbones import build_backbone
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import Callbacks, TrainSettings, train_folder
+from lookalike.train import Callbacks, FolderRun, TrainSettings, train_folder
 from lookalike.train.trainer import Trainer
 from record import add_record_options, publish
 
@@ -139,10 +139,16 @@ class ViewClock:
         Trainer.views = self._original
 
 
-def lookalike_epochs(folder: Path, out: Path, objective: str, args) -> Epochs:
+def train_lookalike(folder: Path, out: Path, objective: str, args, epochs: int, callbacks: Callbacks) -> FolderRun:
+    """lookalike's `train_folder` with the objective's defaults, at the loops' shared model, input size and batch."""
     choice = ObjectiveChoice(objective)
-    settings = TrainSettings.with_defaults(choice.default_training, epochs=args.epochs, batch_size=args.batch_size,
+    settings = TrainSettings.with_defaults(choice.default_training, epochs=epochs, batch_size=args.batch_size,
                                            device=args.device, workers=args.workers)
+    return train_folder(folder, out, objective=choice, settings=settings, image_size=args.image_size,
+                        head=(512, 128) if objective == "simclr" else None, callbacks=callbacks)
+
+
+def lookalike_epochs(folder: Path, out: Path, objective: str, args) -> Epochs:
     result = Epochs()
     with ViewClock(args.device) as clock:
         def on_epoch(row: dict) -> None:
@@ -151,23 +157,27 @@ def lookalike_epochs(folder: Path, out: Path, objective: str, args) -> Epochs:
             print(f"lookalike {objective} epoch {row['epoch']}: {row['images_per_second']:.1f} img/s", flush=True)
 
         started = time.perf_counter()
-        run = train_folder(folder, out, objective=choice, settings=settings, image_size=args.image_size,
-                           head=(512, 128) if objective == "simclr" else None, callbacks=Callbacks(on_epoch=on_epoch))
+        run = train_lookalike(folder, out, objective, args, args.epochs, Callbacks(on_epoch=on_epoch))
     result.rates = [row["images_per_second"] for row in run.report.history]
     # The report's seconds cover the epochs (and their validation and saving); the rest was finding and decoding.
     result.decoding_seconds = time.perf_counter() - started - run.report.seconds
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_loop_options(parser: argparse.ArgumentParser, images: int) -> None:
+    """The options both loops share: the data, how many files, the input size, batch, decoding processes, device."""
     parser.add_argument("data", type=Path, help="image folder (labels are not read)")
-    parser.add_argument("--images", type=int, default=3200, help="files to train on (the first ones, in path order)")
+    parser.add_argument("--images", type=int, default=images, help="files to train on (the first ones, in path order)")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--epochs", type=int, default=4, help="the first is warm-up")
     parser.add_argument("--workers", type=int, default=torch.get_num_threads(), help="decoding processes, both sides")
     parser.add_argument("--device", default="cpu")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_loop_options(parser, images=3200)
+    parser.add_argument("--epochs", type=int, default=4, help="the first is warm-up")
     parser.add_argument("--loops", nargs="+", choices=LOOPS, default=list(LOOPS),
                         help="which loops to time; one alone is for profiling it (bench/top_costs.py)")
     add_record_options(parser)
