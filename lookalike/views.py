@@ -177,9 +177,10 @@ class SimCLRView:
         if not n:
             return _empty(x, size)
 
-        theta, brightness, contrast, saturation, rotation, kernel, jitter, grey, blur = _to_device(
+        blurring = self.blur_p > 0  # off by default: then no kernel is built or copied
+        theta, brightness, contrast, saturation, rotation, jitter, grey, *blurs = _to_device(
             x.device, _crop_theta(width, height, centre_x, centre_y, flip), brightness, contrast, saturation,
-            _hue_matrix(hue), _blur_kernel(sigma, size), jitter, grey, blur)
+            _hue_matrix(hue), jitter, grey, *((_blur_kernel(sigma, size), blur) if blurring else ()))
         x = _resample(x, theta, size, reach=1.0)
         if self.jitter_p > 0:
             # A fixed order (brightness, contrast, saturation, hue) where torchvision shuffles it per call.
@@ -190,7 +191,8 @@ class SimCLRView:
             x = torch.where(_per_image(jitter), jittered, x)
         if self.grey_p > 0:
             x = torch.where(_per_image(grey), _grey(x).expand_as(x), x)
-        if self.blur_p > 0:
+        if blurring:
+            kernel, blur = blurs
             x = torch.where(_per_image(blur), _blur(x, kernel), x)
         return x
 
