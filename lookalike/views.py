@@ -392,7 +392,7 @@ def _saturation(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
 
 
 def _hue_matrix(shift: torch.Tensor) -> torch.Tensor:
-    """The RGB -> RGB matrix (n x 3 x 3, float32) that turns each image's hues by its shift, a share of the colour wheel.
+    """The RGB -> RGB matrix (n x 3 x 3, float32) turning each image's hues by its shift, a share of the colour wheel.
 
     torchvision goes through HSV; a rotation of the YIQ chroma plane is a close, cheap stand-in: one 3 x 3 matrix per
     image, applied with a single batched matmul. The angle is negated because hue (red -> yellow -> green) runs
