@@ -6,8 +6,10 @@ reason a person can act on, and an image's size is checked from its header befor
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
+import os
 import struct
 from pathlib import Path
 
@@ -42,19 +44,33 @@ class BadImage(LookalikeError):
         return f"{self.path}: {self.reason}"
 
 
+class TooManyPixels(BadImage):
+    """An image whose header declares more pixels than the limit allows; refused before any pixel is decoded."""
+
+
 def read_image_file(path: str | Path) -> bytes:
     """A file's bytes, with file-system failures turned into `BadImage` like every other way a file can be unusable."""
     path = Path(path)
     try:
         return path.read_bytes()
-    except FileNotFoundError as error:
-        raise BadImage(path, "file not found") from error
-    except PermissionError as error:
-        raise BadImage(path, "permission denied") from error
-    except IsADirectoryError as error:
-        raise BadImage(path, "is a folder, not a file") from error
     except OSError as error:
-        raise BadImage(path, f"unreadable: {error.strerror or error}") from error
+        raise unreadable(path, error) from error
+
+
+def unreadable(path: str | Path, error: OSError) -> BadImage:
+    """The `BadImage` for a file that the file system would not let us read, with the reason in a few words."""
+    path = Path(path)
+    if error.errno == errno.ELOOP:
+        return BadImage(path, "symbolic link loop")
+    if isinstance(error, FileNotFoundError):
+        if path.is_symlink():
+            return BadImage(path, f"broken symbolic link (its target {os.readlink(path)} does not exist)")
+        return BadImage(path, "file not found")
+    if isinstance(error, PermissionError):
+        return BadImage(path, "permission denied")
+    if isinstance(error, IsADirectoryError):
+        return BadImage(path, "is a folder, not a file")
+    return BadImage(path, f"unreadable: {error.strerror or error}")
 
 
 def decode_rgb(
@@ -85,7 +101,7 @@ def decode_rgb(
             width, height = image.size
             if width * height > max_pixels:
                 limit = f"exceeds the {max_pixels}-pixel limit"
-                raise BadImage(label, f"decompression bomb: {width}x{height} pixels {limit}")
+                raise TooManyPixels(label, f"decompression bomb: {width}x{height} pixels {limit}")
             if size is not None:
                 image.draft("RGB", (size, size))  # a no-op for every format but JPEG
             image.load()
@@ -94,7 +110,7 @@ def decode_rgb(
     except UnidentifiedImageError as error:
         raise BadImage(label, "not an image") from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise BadImage(label, f"decompression bomb: {error}") from error
+        raise TooManyPixels(label, f"decompression bomb: {error}") from error
     except _DECODER_FAILURES as error:
         raise BadImage(label, _describe(error)) from error
     if size is not None:

@@ -23,7 +23,9 @@ def find_images(root: str | Path) -> list[Path]:
 
     Hidden files and folders (names starting with ".") are skipped, and symlinked folders are not followed, so a link
     loop cannot hang the search. Paths are absolute, under the resolved ``root``; a symlinked file keeps its link path
-    so that its label is the folder it was placed in. An unreadable sub-folder is skipped with a warning.
+    so that its label is the folder it was placed in. A link with an image suffix that leads nowhere (broken, or a
+    loop) is listed too, so that reading it reports it like any other unusable file instead of leaving it out
+    silently. An unreadable sub-folder is skipped with a warning.
     Raises LookalikeError when ``root`` is missing, is a file, or holds no images.
     """
     given = Path(root)
@@ -51,8 +53,19 @@ def _walk(folder: Path) -> Iterator[Path]:
             continue
         if entry.is_dir(follow_symlinks=False):
             yield from _walk(Path(entry.path))
-        elif entry.is_file() and Path(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+        elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES and (_leads_nowhere(entry) or entry.is_file()):
             yield Path(entry.path)
+
+
+def _leads_nowhere(entry: os.DirEntry) -> bool:
+    """A symbolic link whose target cannot be reached: missing, or a loop of links (``is_file`` raises for that)."""
+    if not entry.is_symlink():
+        return False
+    try:
+        os.stat(entry.path)
+    except OSError:
+        return True
+    return False
 
 
 def collect_images(paths: Iterable[str | Path]) -> list[Path]:
@@ -65,7 +78,7 @@ def collect_images(paths: Iterable[str | Path]) -> list[Path]:
     for given in map(Path, paths):
         if given.is_dir():
             found = find_images(given)
-        elif given.exists():
+        elif os.path.lexists(given):  # a file, or a link that leads nowhere: reading it says which
             found = [_absolute(given)]
         else:
             raise LookalikeError(f"{given}: no such file or folder")

@@ -141,3 +141,31 @@ def test_collect_refuses_a_missing_path_by_name(tmp_path: Path) -> None:
     missing = tmp_path / "missing.jpg"
     with pytest.raises(LookalikeError, match=re.escape(str(missing))):
         collect_images([tmp_path / "a.jpg", missing])
+
+
+def test_links_that_lead_nowhere_are_listed_so_that_reading_them_names_them(tmp_path: Path) -> None:
+    touch(tmp_path, "real.png")
+    (tmp_path / "broken.jpg").symlink_to(tmp_path / "gone.jpg")
+    (tmp_path / "loop-a.png").symlink_to(tmp_path / "loop-b.png")
+    (tmp_path / "loop-b.png").symlink_to(tmp_path / "loop-a.png")
+    (tmp_path / "self.jpg").symlink_to(tmp_path / "self.jpg")
+    (tmp_path / "notes.txt").symlink_to(tmp_path / "nowhere.txt")  # not an image name: ignored like any other
+
+    assert relative_names(find_images(tmp_path), tmp_path) == [
+        "broken.jpg", "loop-a.png", "loop-b.png", "real.png", "self.jpg",
+    ]
+    assert relative_names(collect_images([tmp_path / "self.jpg", tmp_path / "broken.jpg"]), tmp_path) == [
+        "self.jpg", "broken.jpg",
+    ]
+
+
+def test_reading_a_broken_link_or_a_loop_says_which(tmp_path: Path) -> None:
+    from lookalike.data import BadImage
+    from lookalike.data.decode import read_image_file
+
+    (tmp_path / "broken.jpg").symlink_to("gone.jpg")
+    (tmp_path / "self.jpg").symlink_to(tmp_path / "self.jpg")
+    with pytest.raises(BadImage, match=r"broken symbolic link \(its target gone.jpg does not exist\)"):
+        read_image_file(tmp_path / "broken.jpg")
+    with pytest.raises(BadImage, match="symbolic link loop"):
+        read_image_file(tmp_path / "self.jpg")
