@@ -1,7 +1,8 @@
 """Crash-safe file writes: write a temporary file beside the target, fsync it, rename it over the target.
 
 A reader sees either the old file or the new one, never half of one, because rename within a folder is atomic on
-POSIX file systems.
+POSIX file systems. A write that fails (a full disk, no permission) leaves the target as it was and raises
+`WriteFailed`, a user's error that names the file and the reason.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from lookalike.errors import WriteFailed
 
-def _fsync_dir(folder: Path) -> None:
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in ``folder`` durable."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -23,10 +27,14 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` to fill a temporary file, then move it over ``target`` durably."""
+    """Call ``write(tmp_path)`` to fill a temporary file, then move it over ``target`` durably. An ``OSError`` on
+    the way becomes `WriteFailed`."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as error:
+        raise WriteFailed(target, _reason(error)) from error
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -34,10 +42,17 @@ def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise WriteFailed(target, _reason(error)) from error
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def write_bytes_atomic(target: str | Path, data: bytes) -> None:

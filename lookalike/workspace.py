@@ -7,11 +7,15 @@ remembering which model built it; a model passed explicitly must be the same one
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from lookalike.errors import LookalikeError
 from lookalike.gallery import Gallery, GalleryInfo
+from lookalike.gallery.embedded import MODEL_DIR_NAME
 from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, model_id, save_model
 from lookalike.models.storage import CONFIG_FILE
 
@@ -52,13 +56,43 @@ def open_gallery(folder: str | Path, model: ModelLike = None, *, read_only: bool
 def open_or_create_gallery(
     folder: str | Path, model: ModelLike = None, *, index: str = "flat"
 ) -> tuple[Gallery, Encoder]:
-    """Open the gallery at `folder`, or create it for `model` (a new random-init ResNet-18 when None)."""
+    """Open the gallery at `folder`, or create it for `model` (a new random-init ResNet-18 when None), with its copy
+    of the model inside from the start."""
     if Gallery.exists(folder):
         return open_gallery(folder, model)
     encoder = resolve_model(model) or create_encoder(EncoderConfig())
-    gallery = Gallery.create(folder, model_id=model_id(encoder), dim=encoder.config.embedding_dim, index=index)
-    save_model(encoder, gallery.model_dir)
+    gallery = Gallery.create(folder, model_id=model_id(encoder), dim=encoder.config.embedding_dim, index=index,
+                             fill=lambda staging: save_model(encoder, staging / MODEL_DIR_NAME))
     return gallery, encoder
+
+
+@contextmanager
+def writable_gallery(
+    folder: str | Path, model: ModelLike = None, *, index: str = "flat"
+) -> Iterator[tuple[Gallery, Encoder]]:
+    """`open_or_create_gallery` for one block of work, closed after it (commit inside). A gallery that the block
+    created and that holds no committed image when the block fails is removed again: a failed first run leaves
+    nothing behind, as if it had never started."""
+    existed = Path(folder).exists()
+    created = not Gallery.exists(folder)
+    store, encoder = open_or_create_gallery(folder, model, index=index)
+    try:
+        with store:
+            yield store, encoder
+    except BaseException:
+        if created and _committed_count(store.folder) == 0:
+            shutil.rmtree(store.folder, ignore_errors=True)
+            if existed:
+                store.folder.mkdir(exist_ok=True)  # the empty folder the user had made
+        raise
+
+
+def _committed_count(folder: Path) -> int:
+    try:
+        with Gallery.open(folder, read_only=True) as gallery:
+            return len(gallery)
+    except LookalikeError:
+        return -1  # not readable as a gallery any more: leave it for a person to look at
 
 
 @dataclass(frozen=True)

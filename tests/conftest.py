@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,23 @@ def tiny_model(tmp_path) -> Path:
     folder = tmp_path / "model"
     save_model(create_encoder(TINY_CONFIG, seed=0), folder)
     return folder
+
+
+@pytest.fixture
+def lookalike_main(capsys, monkeypatch):
+    """Run the `lookalike` command in this process, so that a test can inject faults with monkeypatch:
+    `lookalike_main("index", ...)` gives (exit status, stdout, stderr)."""
+    from lookalike.cli import main
+
+    def run(*args) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["lookalike", *map(str, args)])
+        try:
+            main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run

@@ -7,6 +7,9 @@ Journal mode: WAL from a writer's first change until it closes, so readers (a we
 works; rollback journal at rest. A read-only connection never writes, but in WAL mode SQLite must create ``-wal`` and
 ``-shm`` files beside the database; at rest there are none, so opening the gallery read-only leaves the folder exactly
 as it was, and works on read-only media too. Opening for writing and closing without a change leaves it as it was too.
+A writer that closes moves its changes out of the WAL into the database file even while a reader keeps the file open,
+so ``gallery.sqlite`` holds every committed row whenever no writer is at work. Still, a gallery is its whole folder:
+copy the folder, never one file of it.
 
 Not thread-safe on its own: the gallery holds one lock around every use.
 """
@@ -14,6 +17,7 @@ Not thread-safe on its own: the gallery holds one lock around every use.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -41,8 +45,31 @@ INSERT INTO state (key, value) VALUES ('generation', 0);
 _COLUMNS = "id, path, size, mtime_ns, sha256, label, identity"
 
 
-def _stored(row: tuple) -> StoredImage:
+def _to_sql(name: str | None) -> str | bytes | None:
+    """A path, label or identity as SQLite keeps it: text when it is valid UTF-8, else the file system's bytes (a
+    BLOB). SQLite text must be UTF-8 and a file name need not be; Python holds such a name with surrogates for the
+    bytes that are not, and ``os.fsencode`` gives the bytes back exactly."""
+    if name is None:
+        return None
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name)
+    return name
+
+
+def _from_sql(value: str | bytes | None) -> str | None:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _decoded(row: tuple) -> tuple:
+    """A row whose path or label was stored as bytes, with them turned back into Python's names."""
     id_, path, size, mtime_ns, sha256, label, identity = row
+    return id_, _from_sql(path), size, mtime_ns, sha256, _from_sql(label), _from_sql(identity)
+
+
+def _stored(row: tuple) -> StoredImage:
+    id_, path, size, mtime_ns, sha256, label, identity = _decoded(row)
     return StoredImage(path, size, mtime_ns, sha256, label, identity, id=id_)
 
 
@@ -55,6 +82,8 @@ def _stored_quickly(row: tuple) -> StoredImage:
     checks the two agree; it holds while ``StoredImage`` is a frozen dataclass without ``__post_init__`` or
     ``__slots__``.
     """
+    if row[1].__class__ is bytes or row[5].__class__ is bytes:  # rare: a name that is not valid UTF-8
+        row = _decoded(row)
     image = _new_object(StoredImage)
     fields = image.__dict__
     fields["id"], fields["path"], fields["size"], fields["mtime_ns"], fields["sha256"], fields["label"], \
@@ -99,12 +128,18 @@ class Catalog:
         return cls(sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False))
 
     def close(self) -> None:
-        """Roll back anything uncommitted, and return to rollback-journal mode if no one else has the file open."""
+        """Roll back anything uncommitted; after writing, move every committed change from the WAL into
+        ``gallery.sqlite`` itself, and return to rollback-journal mode if no one else has the file open.
+
+        The checkpoint matters when a reader (a web server) keeps the file open: the switch back cannot happen then,
+        and a read-only connection never checkpoints, so committed rows would otherwise live on only in the
+        ``-wal`` file after everyone has gone."""
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
         if self._switched_to_wal:
             self._db.execute("PRAGMA busy_timeout = 0")
             try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
                 self._db.execute("PRAGMA journal_mode = DELETE")
             except sqlite3.OperationalError:
                 pass  # another connection is open: it keeps the WAL files, and its last writer switches back
@@ -154,7 +189,8 @@ class Catalog:
         for record in records:
             cursor = self._db.execute(
                 "INSERT INTO images (path, size, mtime_ns, sha256, label, identity) VALUES (?, ?, ?, ?, ?, ?)",
-                (record.path, record.size, record.mtime_ns, record.sha256, record.label, record.identity),
+                (_to_sql(record.path), record.size, record.mtime_ns, record.sha256, _to_sql(record.label),
+                 _to_sql(record.identity)),
             )
             ids.append(cursor.lastrowid)
         return ids
@@ -163,18 +199,25 @@ class Catalog:
         self._db.execute("DELETE FROM images WHERE id IN (SELECT value FROM json_each(?))", (_json_list(ids),))
 
     def update_mtime(self, path: str, mtime_ns: int) -> None:
-        self._db.execute("UPDATE images SET mtime_ns = ? WHERE path = ?", (mtime_ns, path))
+        self._db.execute("UPDATE images SET mtime_ns = ? WHERE path = ?", (mtime_ns, _to_sql(path)))
 
     def rename_identity(self, old: str, new: str) -> int:
-        return self._db.execute("UPDATE images SET identity = ? WHERE identity = ?", (new, old)).rowcount
+        return self._db.execute("UPDATE images SET identity = ? WHERE identity = ?",
+                                (_to_sql(new), _to_sql(old))).rowcount
 
     def ids_of(self, paths: Iterable[str]) -> list[int]:
-        """The ids of those paths that are stored."""
-        query = "SELECT id FROM images WHERE path IN (SELECT value FROM json_each(?)) ORDER BY id"
-        return [row[0] for row in self._db.execute(query, (_json_list(paths),))]
+        """The ids of those paths that are stored: text paths in one query, the rare byte paths one by one."""
+        keys = [_to_sql(path) for path in paths]
+        texts = [key for key in keys if isinstance(key, str)]
+        query = "SELECT id FROM images WHERE path IN (SELECT value FROM json_each(?))"
+        ids = [row[0] for row in self._db.execute(query, (_json_list(texts),))]
+        for key in keys:
+            if isinstance(key, bytes):
+                ids += [row[0] for row in self._db.execute("SELECT id FROM images WHERE path = ?", (key,))]
+        return sorted(ids)
 
     def find(self, path: str) -> StoredImage | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE path = ?", (path,)).fetchone()
+        row = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE path = ?", (_to_sql(path),)).fetchone()
         return None if row is None else _stored(row)
 
     def by_id(self, ids: Iterable[int]) -> dict[int, StoredImage]:

@@ -23,11 +23,13 @@ simple and safe, and FAISS still uses several cores inside a search.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
+import shutil
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -35,7 +37,8 @@ from types import TracebackType
 
 import numpy as np
 
-from lookalike.errors import LookalikeError, ModelMismatchError
+from lookalike.atomic import fsync_dir
+from lookalike.errors import LookalikeError, ModelMismatchError, WriteFailed
 from lookalike.gallery.catalog import CATALOG_NAME, Catalog
 from lookalike.gallery.manifest import MANIFEST_NAME, Manifest
 from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
@@ -53,6 +56,8 @@ __all__ = ["INDEX_KINDS", "Gallery"]
 MODEL_DIR_NAME = "model"
 UNIT_NORM_TOLERANCE = 1e-3
 
+_STAGING_PREFIX = ".%s.creating-"
+"""A gallery being created is made in ``.<name>.creating-<pid>`` beside its folder, then renamed into place."""
 _GENERATION_FILE = re.compile(r"vectors-(\d+)\.faiss")
 _FAISS_ERROR_PREFIX = re.compile(r"^Error in .*? at \S+:\d+: ")  # where in FAISS's C++ it failed: no help to a user
 
@@ -91,8 +96,14 @@ class Gallery:
         index: str = "flat",
         ef_search: int = SearchEffort.ef_search,
         nprobe: int = SearchEffort.nprobe,
+        fill: Callable[[Path], object] | None = None,
     ) -> Gallery:
-        """Make an empty gallery for vectors of ``model_id`` in a new or empty folder, and open it for writing."""
+        """Make an empty gallery for vectors of ``model_id`` in a new or empty folder, and open it for writing.
+
+        The gallery is made whole in a hidden folder beside ``folder``, together with whatever ``fill(staging)`` adds
+        (the caller's copy of the model), and moved into place with one rename: a crash leaves either no gallery or a
+        complete one, never a half-made folder that every later command would refuse.
+        """
         folder = Path(folder)
         _check_index_kind(index)
         manifest = Manifest.new(model_id=model_id, dim=dim, index=index, effort=SearchEffort(ef_search, nprobe))
@@ -100,13 +111,24 @@ class Gallery:
             raise LookalikeError(f"{folder} already holds a gallery")
         if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
             raise LookalikeError(f"cannot create a gallery in {folder}: it exists and is not an empty folder")
+        staging = folder.parent / f"{_STAGING_PREFIX % folder.name}{os.getpid()}"
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            Catalog.create(folder / CATALOG_NAME)
-            empty_index(index, dim, manifest.effort).save(_vectors_path(folder, 0))
-            manifest.write(folder)  # last: until it exists, the folder is not a gallery
-        except (OSError, sqlite3.Error) as error:
-            raise LookalikeError(f"cannot create a gallery in {folder}: {error}") from None
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            _remove_abandoned_stagings(folder)
+            staging.mkdir()
+            Catalog.create(staging / CATALOG_NAME)
+            empty_index(index, dim, manifest.effort).save(_vectors_path(staging, 0))
+            manifest.write(staging)
+            if fill is not None:
+                fill(staging)
+            os.rename(staging, folder)  # onto nothing, or onto an empty folder: both are one atomic step
+            fsync_dir(folder.parent)
+        except (OSError, sqlite3.Error, LookalikeError) as error:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise LookalikeError(f"cannot create a gallery in {folder}: {error}; nothing was created") from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         return cls.open(folder)
 
     @classmethod
@@ -293,17 +315,25 @@ class Gallery:
             self._index_changed = True
 
     def commit(self) -> None:
-        """Make every change since the last commit durable and visible to new openers, all at once."""
+        """Make every change since the last commit durable and visible to new openers, all at once.
+
+        A commit that cannot be written (a full disk, say) discards the pending changes and raises a
+        `LookalikeError`; the gallery on disk keeps its last commit, untouched."""
         with self._lock:
             catalog = self._open_catalog()
             if not catalog.in_transaction:
                 return
             previous = self._generation
             generation = previous + 1 if self._index_changed else previous
-            if self._index_changed:
-                self._remove_crash_leftovers()
-                self._index.save(_vectors_path(self.folder, generation))
-            catalog.commit(generation)
+            try:
+                if self._index_changed:
+                    self._remove_crash_leftovers()
+                    self._index.save(_vectors_path(self.folder, generation))
+                catalog.commit(generation)
+            except (WriteFailed, sqlite3.Error) as error:
+                self._discard_pending()
+                raise LookalikeError(f"gallery {self.folder}: the commit failed ({error}); the gallery still holds "
+                                     "what its last commit stored") from None
             self._generation, self._index_changed = generation, False
             if self._manifest.index != self._index.kind:
                 self._manifest = replace(self._manifest, index=self._index.kind)
@@ -362,11 +392,21 @@ class Gallery:
                 self._begin(catalog)
             try:
                 yield catalog
+            except sqlite3.Error as error:
+                self._discard_pending()
+                raise LookalikeError(f"gallery {self.folder}: cannot write {CATALOG_NAME} ({error}); the gallery "
+                                     "still holds what its last commit stored") from None
             except BaseException:
-                catalog.rollback()
-                self._index = load_index(_vectors_path(self.folder, self._generation), self._manifest.effort)
-                self._index_changed = False
+                self._discard_pending()
                 raise
+
+    def _discard_pending(self) -> None:
+        """Roll back the open transaction and reload the committed index, so rows and vectors stay equal."""
+        catalog = self._open_catalog()
+        if catalog.in_transaction:  # SQLite may already have rolled back, after a full disk
+            catalog.rollback()
+        self._index = load_index(_vectors_path(self.folder, self._generation), self._manifest.effort)
+        self._index_changed = False
 
     def _begin(self, catalog: Catalog) -> None:
         try:
@@ -399,6 +439,25 @@ class Gallery:
             match = _GENERATION_FILE.fullmatch(path.name)
             if match and int(match.group(1)) < oldest_kept:
                 path.unlink(missing_ok=True)
+
+
+def _remove_abandoned_stagings(folder: Path) -> None:
+    """Delete the half-made galleries that killed creators of ``folder`` left beside it (their process is gone)."""
+    prefix = _STAGING_PREFIX % folder.name
+    for staging in folder.parent.glob(f"{glob.escape(prefix)}*"):
+        pid = staging.name[len(prefix):]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
 
 
 def _check_index_kind(kind: str) -> None:

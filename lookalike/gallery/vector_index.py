@@ -16,7 +16,9 @@ Vectors are unit length, so inner product is cosine similarity: every kind uses 
 
 from __future__ import annotations
 
+import errno
 import math
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,8 @@ import numpy as np
 from lookalike.atomic import write_atomic
 
 INDEX_KINDS = ("flat", "hnsw", "ivf")
+
+_SYSTEM_REASON = re.compile(r"\(([^()]+)\)\s*$")
 
 HNSW_NEIGHBOURS = 32
 """Links per node in the HNSW graph (FAISS's ``M``): the usual balance of recall, memory and build time."""
@@ -122,7 +126,15 @@ class VectorIndex(ABC):
         return None
 
     def save(self, path: Path) -> None:
-        write_atomic(path, lambda tmp: faiss.write_index(self._index, str(tmp)))
+        """Write the index atomically; a failed write (a full disk, say) raises `WriteFailed` naming ``path``."""
+        write_atomic(path, self._write)
+
+    def _write(self, path: Path) -> None:
+        try:
+            faiss.write_index(self._index, str(path))
+        except RuntimeError as error:  # FAISS reports a failed fwrite this way, the system's reason in brackets
+            reason = _SYSTEM_REASON.search(str(error))
+            raise OSError(errno.EIO, reason.group(1) if reason else str(error), str(path)) from None
 
 
 class FlatIndex(VectorIndex):

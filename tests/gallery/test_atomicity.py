@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 
 import numpy as np
 import pytest
@@ -171,3 +172,61 @@ def test_a_second_writer_cannot_overwrite_a_newer_commit(folder, model_id, make_
         second.close()
     with Gallery.open(folder) as reopened:
         assert [image.path for image in reopened.images()] == ["/images/0000.jpg"]
+
+
+def test_a_writer_that_closes_leaves_every_committed_row_in_the_database_file(
+    committed, model_id, make_records, unit_vectors, tmp_path
+):
+    """A server's read-only handle that has read since the writer's first commit keeps the WAL open, so the writer
+    cannot leave WAL mode, and a read-only handle never checkpoints: the writer must move its rows out of the WAL
+    itself, or a copy of gallery.sqlite alone would miss them after everyone closed."""
+    reader = Gallery.open(committed, read_only=True)
+    writer = Gallery.open(committed)
+    writer.add(make_records(50, start=3), unit_vectors(50), model_id=model_id)
+    writer.commit()
+    assert reader.refresh() and len(reader) == 53  # the server sees the new rows, through the WAL
+    writer.close()
+    reader.close()
+    copy = tmp_path / "copy.sqlite"
+    shutil.copyfile(committed / "gallery.sqlite", copy)
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM images").fetchone() == (53,)
+
+
+def test_a_gallery_is_created_whole_in_one_rename(folder, model_id, monkeypatch):
+    def crash(staging):
+        assert (staging / "gallery.json").is_file() and not folder.exists()  # made aside, not yet in place
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        Gallery.create(folder, model_id=model_id, dim=8, fill=crash)
+    assert not folder.exists() and not list(folder.parent.glob(".gallery.creating-*"))
+
+    abandoned = folder.parent / ".gallery.creating-999999999"  # a pid no process has: its creator was killed
+    abandoned.mkdir()
+    folder.mkdir()  # an empty folder made by the user is a fine place
+    with Gallery.create(folder, model_id=model_id, dim=8, fill=lambda staging: (staging / "extra").write_text("x")):
+        pass
+    assert (folder / "extra").read_text() == "x" and Gallery.exists(folder) and not abandoned.exists()
+
+
+def test_names_that_are_not_utf8_are_stored_exactly(new_gallery, folder, model_id, unit_vectors):
+    import os
+
+    from lookalike.gallery.records import ImageRecord
+
+    odd = os.fsdecode(b"/photos/caf\xe9/\xff\xfe.jpg")  # Latin-1 bytes, as an old camera or archive may leave
+    records = [ImageRecord(odd, 1, 1, "0" * 64, label=os.fsdecode(b"caf\xe9")), ImageRecord("/photos/ok.jpg", 1, 1,
+                                                                                            "0" * 64)]
+    gallery = new_gallery()
+    gallery.add(records, unit_vectors(2), model_id=model_id)
+    gallery.commit()
+    gallery.close()
+    with Gallery.open(folder) as reopened:
+        stored = reopened.find(odd)
+        assert stored is not None and stored.path == odd and stored.label == os.fsdecode(b"caf\xe9")
+        assert os.fsencode(stored.path) == b"/photos/caf\xe9/\xff\xfe.jpg"
+        assert [hit.image.path for hit in reopened.search(unit_vectors(1), 2)[0]].count(odd) == 1
+        assert reopened.remove([odd]) == 1
+        reopened.commit()
+        assert [image.path for image in reopened.images()] == ["/photos/ok.jpg"]
