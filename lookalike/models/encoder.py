@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -22,6 +23,8 @@ from lookalike.models.whitening import Whitening
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 EMBEDDING_LAYERS = ("head", "backbone")
+MAX_HEAD_WIDTH = 16_384
+"""Wider than any useful embedding head; a layer of 16k x 16k already holds a gigabyte of weights."""
 # Settings added after the first release, with the value that reproduces the old behaviour. While a setting holds
 # that value it is left out of the digest, so models saved before it existed keep their id.
 _ADDED_LATER = {"pair_head": None, "embed_from": "head", "whiten": None}
@@ -51,10 +54,13 @@ class EncoderConfig:
         backbone_spec(self.backbone)  # raises for an unknown name
         if not 16 <= self.image_size <= 1024:
             raise LookalikeError(f"image size must be between 16 and 1024 pixels, got {self.image_size}")
-        if not self.head or any(int(width) < 1 for width in self.head):
-            raise LookalikeError(f"head widths must be positive integers, got {self.head}")
-        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
-            raise LookalikeError("mean and std need three values each, std positive")
+        if not self.head or any(not 1 <= int(width) <= MAX_HEAD_WIDTH for width in self.head):
+            raise LookalikeError(f"head widths must be whole numbers from 1 to {MAX_HEAD_WIDTH}, got "
+                                 f"{','.join(map(str, self.head))}")
+        if (len(self.mean) != 3 or len(self.std) != 3 or not all(math.isfinite(v) for v in (*self.mean, *self.std))
+                or any(s <= 0 for s in self.std)):
+            raise LookalikeError(f"the normalisation needs three finite means and three positive finite standard "
+                                 f"deviations, got mean {list(self.mean)} and std {list(self.std)}")
         if self.trainable_from is not None and self.trainable_from not in STAGES:
             raise LookalikeError(f"unknown stage {self.trainable_from!r}; choose one of {', '.join(STAGES)}")
         if self.pair_head is not None and self.pair_head not in PAIR_HEADS:

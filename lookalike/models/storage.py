@@ -59,6 +59,14 @@ def model_id(encoder: Encoder) -> str:
     return _model_id(encoder.config.digest(), hashlib.sha256(_weights_bytes(encoder)).hexdigest())
 
 
+def refuse_existing_model(folder: str | Path) -> None:
+    """Raise `LookalikeError` if `folder` already holds a model: commands that make a new model never replace one
+    (a trained model's weights would be gone, its checkpoint and log left describing something else)."""
+    folder = Path(folder)
+    if (folder / CONFIG_FILE).exists() or (folder / WEIGHTS_FILE).exists():
+        raise LookalikeError(f"{folder} already holds a model; choose another folder (nothing was overwritten)")
+
+
 def save_model(encoder: Encoder, folder: str | Path) -> str:
     """Write the encoder to `folder` atomically (weights first, then the config that vouches for them).
     Returns the model id."""
@@ -109,7 +117,7 @@ def load_model(folder: str | Path) -> Encoder:
     meta = _read_config(folder)
     try:
         config = EncoderConfig.from_dict(meta["architecture"])
-    except (KeyError, TypeError) as err:
+    except (KeyError, TypeError, ValueError, LookalikeError) as err:
         raise LookalikeError(f"{folder / CONFIG_FILE}: malformed architecture ({err})") from None
     if config.digest() != meta.get("config_hash"):
         raise LookalikeError(f"{folder / CONFIG_FILE}: the architecture does not match its recorded hash (edited?)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from lookalike.errors import LookalikeError
@@ -33,12 +34,12 @@ class ObjectiveChoice:
             raise LookalikeError(f"unknown objective {self.name!r}; choose one of {', '.join(OBJECTIVES)}")
         if self.mining not in MINERS:
             raise LookalikeError(f"unknown mining {self.mining!r}; choose one of {', '.join(MINERS)}")
-        if self.margin < 0:
-            raise LookalikeError(f"the margin must be 0 or more, got {self.margin}")
+        if not 0 <= self.margin < math.inf:
+            raise LookalikeError(f"the margin must be a finite number, 0 or more, got {self.margin}")
         if self.pair_head not in PAIR_HEADS:
             raise LookalikeError(f"unknown pair head {self.pair_head!r}; choose one of {', '.join(PAIR_HEADS)}")
-        if not self.temperature > 0:
-            raise LookalikeError(f"the temperature must be above 0, got {self.temperature}")
+        if not 0 < self.temperature < math.inf:
+            raise LookalikeError(f"the temperature must be a finite number above 0, got {self.temperature}")
 
     # What each objective trains best with, when the user does not say. SimCLR's head is a 512 -> 512 -> 128
     # projection seen only by the loss; search reads the backbone features before it, as SimCLR evaluates.

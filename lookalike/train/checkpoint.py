@@ -1,14 +1,18 @@
 """A training run's full state after an epoch: weights, optimiser, RNG and history. Safetensors + JSON, never pickle.
 
-The tensors go to `state.safetensors` and everything else to `state.json`, which is written second and records the
-tensors file's hash: a reader that finds the two out of step (a crash between the writes) refuses them instead of
-resuming from a mixture.
+The tensors go to `state-<hash>.safetensors`, named by the first hex digits of their SHA-256, and everything else to
+`state.json`, which is written second and names the tensors file and its full hash. Replacing `state.json` is the one
+step that moves the checkpoint from one epoch to the next: a crash before it leaves the previous `state.json` and the
+tensors file it names, which is deleted only afterwards. A reader that finds the two out of step anyway (a file
+replaced by hand) refuses them instead of resuming from a mixture. Checkpoints written before files were named by
+hash keep `state.safetensors` and are still read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,8 +26,10 @@ from lookalike.errors import LookalikeError
 
 CHECKPOINT_DIR = "checkpoint"
 TENSORS_FILE = "state.safetensors"
+"""The tensors file of checkpoints written before the file was named by its hash."""
 STATE_FILE = "state.json"
 FORMAT_VERSION = 1
+_TENSORS_NAME = re.compile(r"state(-[0-9a-f]{16})?\.safetensors")
 
 
 @dataclass
@@ -53,14 +59,28 @@ def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
                 scalars.setdefault(str(index), {})[name] = value
     tensors["rng.cpu"] = checkpoint.rng.cpu()
     data = save_safetensors(tensors)
-    write_bytes_atomic(folder / TENSORS_FILE, data)
+    digest = hashlib.sha256(data).hexdigest()
+    tensors_file = f"state-{digest[:16]}.safetensors"
+    write_bytes_atomic(folder / tensors_file, data)
     write_json_atomic(folder / STATE_FILE, {
         "format": FORMAT_VERSION,
-        "tensors_sha256": hashlib.sha256(data).hexdigest(),
+        "tensors_file": tensors_file,
+        "tensors_sha256": digest,
         "optimizer_param_groups": checkpoint.optimizer["param_groups"],
         "optimizer_scalars": scalars,
         **checkpoint.meta,
     })
+    for old in [*folder.glob("state-*.safetensors"), folder / TENSORS_FILE]:
+        if old.name != tensors_file:
+            old.unlink(missing_ok=True)
+
+
+def _tensors_file(meta: object, folder: Path) -> str:
+    """The tensors file that `state.json` names: a plain name inside the checkpoint folder, nothing else."""
+    name = meta.get("tensors_file", TENSORS_FILE) if isinstance(meta, dict) else TENSORS_FILE
+    if not isinstance(name, str) or not _TENSORS_NAME.fullmatch(name):
+        raise LookalikeError(f"{folder / STATE_FILE}: names an unexpected tensors file {name!r}")
+    return name
 
 
 def load_checkpoint(folder: str | Path) -> Checkpoint:
@@ -68,7 +88,8 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     state_path = folder / STATE_FILE
     try:
         meta = json.loads(state_path.read_text(encoding="utf-8"))
-        data = (folder / TENSORS_FILE).read_bytes()
+        tensors_file = _tensors_file(meta, folder)
+        data = (folder / tensors_file).read_bytes()
     except FileNotFoundError as err:
         raise LookalikeError(f"no checkpoint to resume from in {folder} ({Path(err.filename).name} is missing)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -76,11 +97,11 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     if meta.get("format") != FORMAT_VERSION:
         raise LookalikeError(f"{state_path}: checkpoint format {meta.get('format')!r} is not supported")
     if hashlib.sha256(data).hexdigest() != meta.get("tensors_sha256"):
-        raise LookalikeError(f"{folder}: {TENSORS_FILE} does not match {STATE_FILE} (interrupted write or replaced)")
+        raise LookalikeError(f"{folder}: {tensors_file} does not match {STATE_FILE} (replaced or damaged)")
     try:
         tensors = load_safetensors(data)
     except SafetensorError as err:
-        raise LookalikeError(f"{folder / TENSORS_FILE}: unreadable ({err})") from None
+        raise LookalikeError(f"{folder / tensors_file}: unreadable ({err})") from None
     model = {key[len("model."):]: value for key, value in tensors.items() if key.startswith("model.")}
     optim_state: dict[int, dict] = {}
     for key, value in tensors.items():
@@ -91,4 +112,5 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         optim_state.setdefault(int(index), {}).update(entry)
     optimizer = {"state": optim_state, "param_groups": meta.pop("optimizer_param_groups")}
     del meta["format"], meta["tensors_sha256"]
+    meta.pop("tensors_file", None)
     return Checkpoint(model=model, optimizer=optimizer, rng=tensors["rng.cpu"], meta=meta)

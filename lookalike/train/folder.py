@@ -19,8 +19,7 @@ from lookalike.data import BadImage, split_indices
 from lookalike.data.cache import ImageCache
 from lookalike.data.sources import training_images
 from lookalike.errors import LookalikeError
-from lookalike.models import EncoderConfig, create_encoder
-from lookalike.models.storage import CONFIG_FILE
+from lookalike.models import EncoderConfig, create_encoder, refuse_existing_model
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.runtime import pick_device
 from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
@@ -77,8 +76,7 @@ def train_folder(
     out = Path(out)
     if checkpoint_dir(out).is_dir():
         raise LookalikeError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
-    if (out / CONFIG_FILE).exists():
-        raise LookalikeError(f"{out} already holds a model; choose another --out (nothing was overwritten)")
+    refuse_existing_model(out)
     if not 0 < valid_fraction < 1:
         raise LookalikeError(f"the validation fraction must be between 0 and 1, got {valid_fraction}")
     if trainable_from is None and weights is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from lookalike.errors import LookalikeError
@@ -39,12 +40,14 @@ class TrainSettings:
     def __post_init__(self) -> None:
         checks = [
             (self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (self.minutes is None or self.minutes > 0, f"minutes must be positive, got {self.minutes}"),
+            (self.minutes is None or 0 < self.minutes < math.inf, f"minutes must be a positive finite number, got "
+                                                                  f"{self.minutes}"),
             (self.batch_size >= 2, f"batch size must be at least 2 (a batch needs a negative), got {self.batch_size}"),
             (self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose one of "
                                            f"{', '.join(OPTIMIZERS)}"),
-            (self.lr > 0, f"learning rate must be positive, got {self.lr}"),
-            (self.weight_decay >= 0, f"weight decay must be 0 or more, got {self.weight_decay}"),
+            (0 < self.lr < math.inf, f"learning rate must be a positive finite number, got {self.lr}"),
+            (0 <= self.weight_decay < math.inf, f"weight decay must be a finite number, 0 or more, got "
+                                                f"{self.weight_decay}"),
             (0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}"),
             (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"),
             (0 <= self.warmup_epochs <= self.epochs, f"warm-up must be between 0 and {self.epochs} epochs, "

@@ -19,6 +19,7 @@ first process validates and writes files. `batch_size` is the global batch.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import torch
 
 from lookalike import distributed
 from lookalike.data.cache import ImageCache
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, WriteFailed
 from lookalike.models import Encoder, model_id, save_model
 from lookalike.objectives import Objective
 from lookalike.report.curves import CURVES_FILE, plot_curves
@@ -208,9 +209,9 @@ class Trainer:
                 lr = settings.lr * lr_factor(global_step, min(total_steps, global_step + steps_left), warmup_steps,
                                              settings.schedule)
                 loss, stats = self.step(train.pixels[indices[rank * share:(rank + 1) * share]], generator, lr)
-                if loss != loss:  # NaN
-                    raise LookalikeError(f"the loss became NaN at epoch {epoch + 1}, step {step + 1}; "
-                                         "lower the learning rate or use --precision fp32")
+                if not math.isfinite(loss):
+                    raise LookalikeError(f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; lower the "
+                                         f"learning rate or use --precision fp32. {self._kept(history)}")
                 loss_sum += loss * len(indices)
                 for name, value in stats.items():
                     stat_sums[name] = stat_sums.get(name, 0.0) + value * len(indices)
@@ -235,12 +236,20 @@ class Trainer:
             }
             closing_started = self.clock()
             distributed.average_batch_norm_statistics(self.encoder)
+            if not self._weights_finite():
+                raise LookalikeError(f"the weights became NaN or infinite during epoch {epoch + 1}; lower the "
+                                     f"learning rate. {self._kept(history)}")
             if validation is not None and self.ranks.is_main:
                 self.encoder.eval()
                 self.objective.eval()
                 row.update(validation.evaluate(self.encoder, self.objective, self.prepare, self.run))
             history.append(row)
-            self._save(epoch + 1, global_step, history, len(train), budget.elapsed())
+            try:
+                self._save(epoch + 1, global_step, history, len(train), budget.elapsed())
+            except WriteFailed as error:
+                kept = (f"the checkpoint of epoch {epoch} is intact; make room, then continue with --resume"
+                        if epoch else "no epoch was saved")
+                raise LookalikeError(f"epoch {epoch + 1} could not be saved: {error}; {kept}") from None
             budget.closing_took(self.clock() - closing_started)
             if on_epoch and self.ranks.is_main:
                 on_epoch(row)
@@ -252,6 +261,17 @@ class Trainer:
         self.encoder.eval()
         return TrainReport(self.out_dir, self._model_id, history, start_epoch, time.perf_counter() - fit_started,
                            out_of_time)
+
+    def _weights_finite(self) -> bool:
+        return all(bool(torch.isfinite(value).all()) for value in self.encoder.state_dict().values()
+                   if value.is_floating_point())
+
+    def _kept(self, saved: list[dict]) -> str:
+        """What a failed run leaves: the model and checkpoint of the last epoch saved, or nothing."""
+        if not saved:
+            return "No epoch was saved."
+        return (f"The model and checkpoint of epoch {len(saved)} in {self.out_dir} are kept; continue with "
+                "--resume.")
 
     def _steps_left(self, budget: TimeBudget) -> float:
         """The budget's estimate of the steps left, agreed between processes so that all stop at the same step."""

@@ -18,7 +18,7 @@ from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.objectives import MINERS
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import Trainer, TrainSettings
-from lookalike.train.checkpoint import TENSORS_FILE, checkpoint_dir, load_checkpoint
+from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
 from lookalike.views import PlainView, SeedView
 
 SETTINGS = TrainSettings(epochs=2, batch_size=4, lr=1e-3, seed=3, precision="fp32", workers=0)
@@ -102,7 +102,7 @@ def test_a_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(images
 def test_resume_refuses_a_damaged_checkpoint(images, tmp_path):
     out = tmp_path / "m"
     _trainer(out, TrainSettings(**{**SETTINGS.to_dict(), "epochs": 1})).fit(images)
-    tensors = checkpoint_dir(out) / TENSORS_FILE
+    [tensors] = checkpoint_dir(out).glob("state-*.safetensors")
     tensors.write_bytes(tensors.read_bytes()[:-10])
     with pytest.raises(LookalikeError, match="does not match"):
         _trainer(out).fit(images, resume=True)
@@ -180,3 +180,31 @@ def test_a_budget_spent_before_the_first_step_is_an_error(images, tmp_path):
     trainer, _ = _timed_trainer(tmp_path / "m", 5.0)
     with pytest.raises(LookalikeError, match="budget was spent before the first step"):
         trainer.fit(images, started=-10.0)
+
+
+@pytest.mark.parametrize("broken", ["loss", "weights"])
+def test_a_run_that_turns_non_finite_stops_and_keeps_the_last_good_epoch(images, tmp_path, monkeypatch, broken):
+    """Steps 1-3 make epoch 1 (12 images, batches of 4); from step 4 on the loss is NaN, or after step 6, the last
+    of epoch 2, a weight is (a NaN weight would make the next loss NaN too)."""
+    out = tmp_path / "m"
+    trainer = _trainer(out, replace(SETTINGS, epochs=3))
+    real_step, calls = trainer.step, 0
+
+    def step(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        loss, stats = real_step(*args, **kwargs)
+        if calls > 3 and broken == "loss":
+            return math.nan, stats
+        if calls == 6:
+            next(trainer.encoder.parameters()).data.fill_(math.nan)
+        return loss, stats
+
+    monkeypatch.setattr(trainer, "step", step)
+    message = ("the loss became nan at epoch 2, step 1" if broken == "loss" else
+               "the weights became NaN or infinite during epoch 2")
+    with pytest.raises(LookalikeError, match=message) as caught:
+        trainer.fit(images)
+    assert "model and checkpoint of epoch 1" in str(caught.value)
+    assert load_checkpoint(checkpoint_dir(out)).meta["epoch"] == 1
+    assert all(torch.isfinite(value).all() for value in load_model(out).state_dict().values())
