@@ -6,9 +6,11 @@ Results go to stdout in a form that greps and parses well; progress, warnings an
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,10 +20,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.gallery import INDEX_KINDS
 from lookalike.models.whitening import DEFAULT_SHRINKAGE
+from lookalike import uploads
 from lookalike.runtime import PRECISIONS
+from lookalike.text import printable
 from lookalike.train import Callbacks, StepProgress
 
 app = typer.Typer(
@@ -34,7 +38,17 @@ stderr = Console(stderr=True)  # for progress bars only; messages go through _sa
 
 
 def _say(line: str) -> None:
-    typer.echo(line, err=True)
+    """One line on stderr, whatever the names in it hold (see lookalike.text)."""
+    typer.echo(printable(line), err=True)
+
+
+def _row(*fields: object, delimiter: str = ",") -> None:
+    """One row of CSV (or TSV) on stdout through the csv module, each name made printable: a comma, quote, tab or
+    line break in a file name or identity can never forge a row."""
+    line = io.StringIO()
+    csv.writer(line, delimiter=delimiter, lineterminator="").writerow(
+        printable(field) if isinstance(field, str) else field for field in fields)
+    typer.echo(line.getvalue())
 
 GalleryOption = Annotated[Path, typer.Option("--gallery", "-g", help="Gallery folder.")]
 ModelOption = Annotated[
@@ -95,9 +109,9 @@ def _progress() -> Iterator[_Bars]:
         yield _Bars(bar)
 
 
-def _warn_skipped(skipped: list[BadImage]) -> None:
+def _warn_skipped(skipped: Sequence[Exception]) -> None:
     for bad in skipped:
-        _say(f"warning: skipped {bad.path}: {bad.reason}")
+        _say(f"warning: skipped {bad.path}: {bad.reason}" if isinstance(bad, BadImage) else f"warning: {bad}")
 
 
 def _widths(head: str) -> tuple[int, ...]:
@@ -130,8 +144,9 @@ def create_model(
     seed: Annotated[int, typer.Option(help="Seed for the random initialisation.")] = 0,
 ) -> None:
     """Write a new encoder to OUT, for `index --model OUT` (and, later, training)."""
-    from lookalike.models import EncoderConfig, create_encoder, save_model
+    from lookalike.models import EncoderConfig, create_encoder, refuse_existing_model, save_model
 
+    refuse_existing_model(out)
     widths = _widths(head)
     config = EncoderConfig(backbone=backbone, image_size=image_size, head=widths, trainable_from=trainable_from)
     encoder = create_encoder(config, weights=weights, seed=seed)
@@ -334,6 +349,8 @@ def search(
     """Find the K gallery images most like each query (cosine similarity, 1 = identical embedding)."""
     from lookalike.search import search_images
 
+    if grid is not None and grid.is_dir():
+        raise typer.BadParameter(f"{grid} is a folder; name the PNG file to write", param_hint="--grid")
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding queries")
         report = search_images(
@@ -354,16 +371,14 @@ def search(
         }, indent=2))
     else:
         for result in report.results:
-            typer.echo(f"# query {result.query}")
-            typer.echo("rank\tscore\tpath")
+            typer.echo(f"# query {printable(str(result.query))}")
+            _row("rank", "score", "path", delimiter="\t")
             for rank, hit in enumerate(result.hits, start=1):
-                typer.echo(f"{rank}\t{hit.score:.4f}\t{hit.image.path}")
+                _row(rank, f"{hit.score:.4f}", hit.image.path, delimiter="\t")
     if grid is not None and report.results:
         from lookalike.report.grid import render_grid
 
         _say(f"grid: {render_grid(report.results, grid)}")
-    if not report.results:
-        raise LookalikeError("no query image could be read")
 
 
 @app.command()
@@ -453,7 +468,7 @@ def identities(gallery: GalleryOption) -> None:
     from lookalike.enrolment import list_identities
 
     for name, count in list_identities(gallery).items():
-        typer.echo(f"{name},{count}")
+        _row(name, count)
 
 
 @app.command("rename-identity")
@@ -546,9 +561,9 @@ def recognize(
             {"file": str(path), "identity": r.identity, "distance": r.distance, "closest": r.closest}
             for path, r in report.results]}, indent=2))
         return
-    typer.echo("file,identity,distance")
+    _row("file", "identity", "distance")
     for path, result in report.results:
-        typer.echo(f"{_csv(str(path))},{_csv(result.identity or 'unknown')},{result.distance:.4f}")
+        _row(str(path), result.identity or "unknown", f"{result.distance:.4f}")
 
 
 @app.command()
@@ -597,11 +612,6 @@ def calibrate(
     typer.echo(f"τ = {report.tau:.4f} at the {report.chosen_at}, {where}; ROC plot: {report.roc}")
 
 
-def _csv(field: str) -> str:
-    """A CSV field, quoted only when it must be (a comma, quote or newline in a path or name)."""
-    return '"' + field.replace('"', '""') + '"' if any(c in field for c in ',"\n') else field
-
-
 @app.command()
 def serve(
     gallery: GalleryOption,
@@ -617,6 +627,20 @@ def serve(
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(min=0.01, help="Largest request body accepted, in MiB; larger "
                                                                 "uploads get 413.")] = 10.0,
+    max_upload_megapixels: Annotated[
+        float, typer.Option(min=0.01, help="Largest uploaded image, in millions of pixels, read from its header "
+                                           "before decoding; larger ones get 413.")
+    ] = uploads.DEFAULT_MAX_PIXELS / 1e6,
+    decodes_at_once: Annotated[
+        int, typer.Option(min=1, help="Uploads decoded at the same time; a request that waits longer than "
+                                      f"{uploads.DEFAULT_WAIT_SECONDS:g} s for its turn gets 503.")
+    ] = uploads.DEFAULT_AT_ONCE,
+    allowed_host: Annotated[
+        Optional[list[str]], typer.Option(help="A Host name clients use to reach the server (a reverse proxy's "
+                                               "domain), beside the loopback names and, with --host 0.0.0.0, this "
+                                               "machine's names; repeat for several, '*' for any. Other Host "
+                                               "headers get 400 (DNS rebinding).")
+    ] = None,
     device: DeviceOption = None,
     precision: PrecisionOption = "auto",
 ) -> None:
@@ -624,7 +648,9 @@ def serve(
     The model loads once; API docs are at /docs."""
     from lookalike.web import serve as run_server
 
+    limits = uploads.UploadLimits(max_pixels=round(max_upload_megapixels * 1e6), at_once=decodes_at_once)
     run_server(gallery, model, host=host, port=port, token=token, max_upload_bytes=int(max_upload_mb * 2**20),
+               upload_limits=limits, allowed_hosts=allowed_host or (),
                settings=EmbedSettings(workers=0, device=device, precision=precision), say=_say)
 
 
@@ -682,9 +708,14 @@ def evaluate(
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 2, never a traceback."""
+    for stream in (sys.stdout, sys.stderr):  # a name that slipped past `printable` must not end the run
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="backslashreplace")
     try:
         app()
     except LookalikeError as err:
+        if isinstance(err, NothingReadable):
+            _warn_skipped(err.skipped)
         _say(f"error: {err}")
         sys.exit(2)
     except KeyboardInterrupt:

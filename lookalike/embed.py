@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lookalike.data import BadImage, DecodedBatch, decode_rgb, iter_decoded_batches
+from lookalike.data import BadImage, DecodedBatch, iter_decoded_batches
 from lookalike.errors import LookalikeError
 from lookalike.models import Encoder
 from lookalike.models.inference import for_inference
@@ -71,13 +71,14 @@ class Embedder:
         with autocast(self.device, self.dtype):
             return self.encoder(self.encoder.normalise(images)).cpu().numpy()  # fp32, unit length
 
-    def embed_bytes(self, images: Sequence[tuple[str, bytes]]) -> np.ndarray:
-        """Embed images held in memory (uploads), given as (name, file bytes); the name only labels errors.
-        Every image must decode, or `BadImage` says which did not and why: a caller answering a request has no
-        partial answer to give."""
+    def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        """Embed decoded images held in memory: (S, S, 3) uint8 RGB arrays at the encoder's input size S."""
         pixels = np.empty((len(images), 3, self.image_size, self.image_size), dtype=np.uint8)
-        for slot, (name, data) in zip(pixels, images):
-            slot[...] = decode_rgb(data, self.image_size, name=name).transpose(2, 0, 1)
+        for slot, image in zip(pixels, images):
+            if image.shape != (self.image_size, self.image_size, 3) or image.dtype != np.uint8:
+                raise ValueError(f"expected ({self.image_size}, {self.image_size}, 3) uint8 pixels, got "
+                                 f"{image.shape} {image.dtype}")
+            slot[...] = image.transpose(2, 0, 1)
         return self.embed_pixels(torch.from_numpy(pixels))
 
     def iter_paths(self, paths: Sequence[Path]) -> Iterator[tuple[DecodedBatch, np.ndarray]]:

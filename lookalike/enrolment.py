@@ -17,10 +17,14 @@ import numpy as np
 
 from lookalike.data import IMAGE_SUFFIXES, BadImage, find_images
 from lookalike.embed import EmbedSettings, Embedder
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.gallery import GalleryStore, ImageRecord
 from lookalike.models import model_id
-from lookalike.workspace import ModelLike, open_gallery_without_model, open_or_create_gallery
+from lookalike.text import has_unsafe_characters, printable
+from lookalike.workspace import ModelLike, open_gallery_without_model, writable_gallery
+
+
+MAX_IDENTITY_LENGTH = 200
 
 
 @dataclass
@@ -31,27 +35,69 @@ class EnrolReport:
     identities: int = 0  # enrolled in the gallery after this run
 
 
-def enrolment_images(folder: str | Path) -> list[tuple[Path, str]]:
-    """(image, identity) for a known-people folder: sub-folder names, or file names without their suffix."""
-    root = Path(folder)
-    if not root.is_dir():
-        raise LookalikeError(f"{root}: no such folder")
-    pairs: list[tuple[Path, str]] = []
+class BadIdentityName(LookalikeError):
+    """A name that cannot be an identity."""
+
+
+def identity_name(name: str) -> str:
+    """``name`` without surrounding blanks, if it can be an identity: not empty, at most `MAX_IDENTITY_LENGTH`
+    characters, and free of control characters, line breaks, bidirectional overrides and undecodable bytes, so that
+    it prints as what it is and can never forge a row of a table. Raises `BadIdentityName` saying what is wrong."""
+    name = name.strip()
+    if not name:
+        raise BadIdentityName("the identity name is empty")
+    if len(name) > MAX_IDENTITY_LENGTH:
+        raise BadIdentityName(f"the identity name is longer than {MAX_IDENTITY_LENGTH} characters")
+    if has_unsafe_characters(name):
+        raise BadIdentityName(f"the identity name {printable(name)!r} holds a control character, a line break or "
+                             "bytes that are not UTF-8")
+    return name
+
+
+@dataclass(frozen=True)
+class EnrolmentImages:
+    """What a known-people folder holds: (image, identity) pairs, and the files that cannot be enrolled."""
+
+    pairs: list[tuple[Path, str]]
+    skipped: list[BadImage]
+
+
+def enrolment_images(folder: str | Path) -> EnrolmentImages:
+    """(image, identity) for a known-people folder: sub-folder names, or file names without their suffix. An entry
+    whose name cannot be an identity (see `identity_name`) or a folder without images is skipped with the reason;
+    links are kept as links, like `find_images` keeps them, and one that leads nowhere is reported when read."""
+    given = Path(folder)
+    if not given.is_dir():
+        raise LookalikeError(f"{given}: no such folder")
+    root = given.resolve()
+    found = EnrolmentImages([], [])
     for entry in sorted(os.scandir(root), key=lambda e: e.name):
         if entry.name.startswith("."):
             continue
-        path = Path(entry.path).resolve()
-        if entry.is_dir():
+        path = root / entry.name
+        try:
+            is_folder = entry.is_dir()
+        except OSError:  # a link loop: not a folder, and reading it as a file reports it
+            is_folder = False
+        if is_folder:
             try:
-                pairs += [(image, entry.name) for image in find_images(path)]
+                name = identity_name(entry.name)
+            except BadIdentityName as error:
+                found.skipped.append(BadImage(path, str(error)))
+                continue
+            try:
+                found.pairs.extend((image, name) for image in find_images(path))
             except LookalikeError:
-                raise LookalikeError(f"{path}: the identity folder {entry.name!r} holds no images") from None
-        elif entry.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
-            pairs.append((path, path.stem))
-    if not pairs:
-        raise LookalikeError(f"{root}: no identities found; give one sub-folder per identity, or one image per "
+                found.skipped.append(BadImage(path, "an identity folder with no images"))
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            try:
+                found.pairs.append((path, identity_name(path.stem)))
+            except BadIdentityName as error:
+                found.skipped.append(BadImage(path, str(error)))
+    if not found.pairs and not found.skipped:
+        raise LookalikeError(f"{given}: no identities found; give one sub-folder per identity, or one image per "
                              "identity named after it")
-    return pairs
+    return found
 
 
 def enroll_folder(
@@ -64,16 +110,20 @@ def enroll_folder(
     on_progress: Callable[[int], None] | None = None,
 ) -> EnrolReport:
     """Embed and store every identity image under `folder` (an image already stored is replaced). The gallery is
-    created with `model` when it does not exist; an existing one must have been built by `model`."""
-    pairs = enrolment_images(folder)
-    store, encoder = open_or_create_gallery(gallery, model)
-    with store:
+    created with `model` when it does not exist; an existing one must have been built by `model`. When not one image
+    could be enrolled, `NothingReadable` says why for each, and a gallery created by this call is removed again."""
+    found = enrolment_images(folder)
+    pairs = found.pairs
+    with writable_gallery(gallery, model) as (store, encoder):
         if on_plan:
             on_plan(len(pairs))
         embedded = Embedder(encoder, settings).embed_paths([path for path, _ in pairs], on_progress=on_progress)
+        skipped = found.skipped + embedded.failures
+        if not embedded.indices:
+            raise NothingReadable(skipped)
         records = store_enrolled(store, [pairs[i] for i in embedded.indices], embedded.vectors, embedded.sha256,
                                  model_id(encoder))
-        return EnrolReport(store.folder, dict(Counter(r.identity for r in records)), embedded.failures,
+        return EnrolReport(store.folder, dict(Counter(r.identity for r in records)), skipped,
                            len(identity_counts(store)))
 
 
@@ -100,8 +150,7 @@ def list_identities(gallery: str | Path) -> dict[str, int]:
 
 def rename_identity(gallery: str | Path, old: str, new: str) -> int:
     """Give `old`'s images the name `new`; returns how many. Refuses a name that is taken (it would merge two)."""
-    if not new.strip():
-        raise LookalikeError("the new identity name is empty")
+    new = identity_name(new)
     with open_gallery_without_model(gallery) as store:
         known = identity_counts(store)
         _check_known(old, known, store.folder)

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lookalike.data import BadImage, file_sha256, find_images, label_for
+from lookalike.data.decode import unreadable
 from lookalike.embed import EmbedSettings, Embedder
+from lookalike.errors import NothingReadable
 from lookalike.gallery import Gallery, ImageRecord
-from lookalike.workspace import ModelLike, open_gallery_without_model, open_or_create_gallery
+from lookalike.workspace import ModelLike, open_gallery_without_model, writable_gallery
 
 COMMIT_EVERY_SECONDS = 30.0
 
@@ -69,13 +71,13 @@ def index_folder(
     The gallery is created on first use (with `model`, or a new random-init ResNet-18), with the `index` kind
     ("flat" unless given); naming another kind for an existing gallery rebuilds its index. Files that fail to
     decode are skipped and listed in the report; the rest are indexed. `on_plan(n)` is told how many files need
-    embedding, `on_progress(n)` how many each batch settled.
+    embedding, `on_progress(n)` how many each batch settled. When not one file could be read, `NothingReadable`
+    is raised, nothing is pruned, and a gallery this call created is removed again.
     """
     started = time.perf_counter()
     folder = Path(folder).resolve()
     images = find_images(folder)
-    store, encoder = open_or_create_gallery(gallery, model, index=index or "flat")
-    with store:
+    with writable_gallery(gallery, model, index=index or "flat") as (store, encoder):
         report = IndexReport(gallery=store.folder, model_id=store.info.model_id, found=len(images))
         if index and index != store.info.index:
             store.rebuild(index)
@@ -83,6 +85,8 @@ def index_folder(
         if on_plan:
             on_plan(len(pending))
         _embed_into(store, Embedder(encoder, settings), pending, folder, report, on_progress)
+        if len(report.skipped) == len(images):
+            raise NothingReadable(report.skipped)
         found = {str(path) for path in images}
         gone = [image.path for image in store.images() if _is_under(image.path, folder) and image.path not in found]
         report.missing = len(gone)
@@ -107,8 +111,8 @@ def _plan(images: list[Path], store: Gallery, report: IndexReport) -> list[_Pend
                 report.unchanged += 1
             else:
                 pending.append(_Pending(path, stat.st_size, stat.st_mtime_ns, is_update=known is not None))
-        except OSError as err:
-            report.skipped.append(BadImage(path, f"unreadable: {err.strerror or err}"))
+        except OSError as error:
+            report.skipped.append(unreadable(path, error))
     return pending
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from lookalike.data import BadImage, collect_images
 from lookalike.embed import EmbedSettings, Embedder
+from lookalike.errors import NothingReadable
 from lookalike.gallery import Hit
 from lookalike.workspace import ModelLike, open_gallery
 
@@ -38,7 +39,8 @@ def search_images(
     """The top-`k` gallery images for each query image (files, or folders searched recursively).
 
     With `exclude_self`, a query that is itself in the gallery (same path) does not appear among its own hits.
-    Queries that fail to decode are skipped and listed in the report.
+    Queries that fail to decode are skipped and listed in the report; when none decodes, `NothingReadable` says
+    why for each.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -48,6 +50,8 @@ def search_images(
         if on_plan:
             on_plan(len(paths))
         embedded = Embedder(encoder, settings).embed_paths(paths, on_progress=on_progress)
+        if not embedded.indices:
+            raise NothingReadable(embedded.failures)
         found = [paths[i] for i in embedded.indices]
         exclude = None
         if exclude_self:

@@ -22,21 +22,17 @@ from PIL import Image
 from lookalike.atomic import write_bytes_atomic
 from lookalike.data import decode_rgb
 from lookalike.embed import EmbedSettings, Embedder
-from lookalike.enrolment import identity_counts, store_enrolled
+from lookalike.enrolment import identity_counts, identity_name, store_enrolled
 from lookalike.errors import LookalikeError
 from lookalike.gallery import GalleryInfo, Hit, StoredImage
+from lookalike.gallery.stored_file import read_stored_file
 from lookalike.match import Recognition, distance_for
+from lookalike.uploads import Upload, UploadDecoder
 from lookalike.verification import Verdict, decision_threshold, read_enrolled, verdict_on
 from lookalike.workspace import GallerySummary, ModelLike, open_gallery, open_gallery_without_model, summarise_gallery
 
 UPLOADS_DIR = "uploads"
 """Where enrolled uploads are kept inside the gallery folder, as PNG files named by their content hash."""
-
-MAX_IDENTITY_LENGTH = 200
-
-Upload = tuple[str, bytes]
-"""An image held in memory: (a name for messages, the file's bytes)."""
-
 
 class UnknownImage(LookalikeError):
     """An image id the gallery does not hold."""
@@ -59,11 +55,13 @@ class GalleryService:
     """Search, verify, recognise and enrol with one open gallery and its model; safe to share between threads."""
 
     def __init__(
-        self, gallery: str | Path, model: ModelLike = None, settings: EmbedSettings = EmbedSettings(workers=0)
+        self, gallery: str | Path, model: ModelLike = None, settings: EmbedSettings = EmbedSettings(workers=0),
+        uploads: UploadDecoder | None = None,
     ) -> None:
         self._store, encoder = open_gallery(gallery, model, read_only=True)
         self.folder = self._store.folder.resolve()
         self._embedder = Embedder(encoder, settings)
+        self.uploads = uploads or UploadDecoder()
         self._scorer = distance_for(encoder)
         self._writing = threading.Lock()
 
@@ -85,7 +83,7 @@ class GalleryService:
 
     def search(self, upload: Upload, k: int) -> list[Hit]:
         """The `k` gallery images most like an uploaded image, best first."""
-        vectors = self._embedder.embed_bytes([upload])
+        vectors = self._embedder.embed_images([self._pixels(upload)])
         self._store.refresh()
         return self._store.search(vectors, k)[0]
 
@@ -101,14 +99,14 @@ class GalleryService:
 
     def verify(self, first: Upload, second: Upload, threshold: float | None = None) -> Verdict:
         """Do two uploaded images show the same identity? τ is `threshold`, else the gallery's, else none."""
-        vectors = self._embedder.embed_bytes([first, second])
+        vectors = self._embedder.embed_images([self._pixels(first), self._pixels(second)])
         self._store.refresh()
         return verdict_on(vectors, first[0], second[0], self._scorer, decision_threshold(threshold, self._store))
 
     def recognise(self, upload: Upload, threshold: float | None = None,
                   aggregate: str = "nearest") -> tuple[Recognition, float]:
         """The enrolled identity in an uploaded image, or unknown; with the τ it was decided at."""
-        vectors = self._embedder.embed_bytes([upload])
+        vectors = self._embedder.embed_images([self._pixels(upload)])
         self._store.refresh()
         enrolled = read_enrolled(self._store, threshold)
         [result] = enrolled.recognise(vectors, self._scorer, aggregate)
@@ -118,14 +116,9 @@ class GalleryService:
         """Store an uploaded image as `identity`. The image is kept in the gallery's uploads folder as a PNG of its
         decoded pixels, named by content hash: nothing the client sent becomes a path, and what is served back later
         is an image this process wrote. The same image enrolled again replaces its entry."""
-        identity = identity.strip()
-        if not identity:
-            raise LookalikeError("the identity name is empty")
-        if len(identity) > MAX_IDENTITY_LENGTH:
-            raise LookalikeError(f"the identity name is longer than {MAX_IDENTITY_LENGTH} characters")
-        name, data = upload
-        png = _png(decode_rgb(data, name=name))
-        vectors = self._embedder.embed_bytes([(name, png)])
+        identity = identity_name(identity)
+        png = _png(self.uploads.decode(upload))
+        vectors = self._embedder.embed_images([decode_rgb(png, self._embedder.image_size, name=upload[0])])
         digest = hashlib.sha256(png).hexdigest()
         path = self.folder / UPLOADS_DIR / f"{digest}.png"
         with self._writing:
@@ -143,12 +136,23 @@ class GalleryService:
             raise _unknown(image_id) from None
         return image
 
-    def thumbnail(self, image_id: int, size: int) -> bytes:
-        """A JPEG of the stored image `image_id`, its centre square scaled to `size` pixels."""
+    def file(self, image_id: int) -> tuple[StoredImage, bytes]:
+        """The stored image `image_id` and its file's bytes, while the file is still the one indexed (see
+        `read_stored_file`)."""
         image = self.image(image_id)
+        return image, read_stored_file(image)
+
+    def thumbnail(self, image_id: int, size: int) -> bytes:
+        """A JPEG of the stored image `image_id`, its centre square scaled to `size` pixels, made from its file
+        only while that is still the one indexed."""
+        image, data = self.file(image_id)
         buffer = io.BytesIO()
-        Image.fromarray(decode_rgb(image.path, size)).save(buffer, format="JPEG", quality=85)
+        Image.fromarray(decode_rgb(data, size, name=Path(image.path).name)).save(buffer, format="JPEG", quality=85)
         return buffer.getvalue()
+
+    def _pixels(self, upload: Upload) -> np.ndarray:
+        """An upload decoded at the encoder's input size, within the upload limits."""
+        return self.uploads.decode(upload, self._embedder.image_size)
 
 
 def _unknown(image_id: int) -> UnknownImage:

@@ -16,7 +16,7 @@ import numpy as np
 from lookalike.data import BadImage, collect_images
 from lookalike.data.sources import labelled_images
 from lookalike.embed import EmbedSettings, Embedder
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.evaluate import embed_labelled
 from lookalike.gallery import GalleryStore
 from lookalike.match import (Calibration, Distance, Recognition, accepts, calibrate, choose_threshold, distance_for,
@@ -122,7 +122,8 @@ def recognize_images(
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RecognitionReport:
-    """The enrolled identity of each image (files, or folders searched recursively), or unknown."""
+    """The enrolled identity of each image (files, or folders searched recursively), or unknown. Images that fail to
+    decode are listed in the report; when none decodes, `NothingReadable` says why for each."""
     paths = collect_images(images)
     store, encoder = open_gallery(gallery, model, read_only=True)
     with store:
@@ -130,6 +131,8 @@ def recognize_images(
     if on_plan:
         on_plan(len(paths))
     embedded = Embedder(encoder, settings).embed_paths(paths, on_progress=on_progress)
+    if not embedded.indices:
+        raise NothingReadable(embedded.failures)
     scorer = distance_for(encoder)
     found = enrolled.recognise(embedded.vectors, scorer, aggregate)
     return RecognitionReport([(paths[i], r) for i, r in zip(embedded.indices, found)], enrolled.tau, scorer.name,

@@ -14,8 +14,7 @@ import torch
 from lookalike.data import BadImage, find_images
 from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError
-from lookalike.models import Encoder, load_model, save_model
-from lookalike.models.storage import CONFIG_FILE
+from lookalike.models import Encoder, load_model, refuse_existing_model, save_model
 from lookalike.models.whitening import DEFAULT_SHRINKAGE, fit_whitening
 
 
@@ -41,8 +40,7 @@ def whiten_model(
     """Fit a whitening of `model`'s embedding on every image under `folder` (labels, if any, are not read) and save
     the model with it to `out`. A model that is already whitened is refitted from its unwhitened embedding."""
     out = Path(out)
-    if (out / CONFIG_FILE).exists():
-        raise LookalikeError(f"{out} already holds a model; choose another --out (nothing was overwritten)")
+    refuse_existing_model(out)
     source = load_model(model) if not isinstance(model, Encoder) else model
     unwhitened = _without_whitening(source)
     paths = find_images(folder)

@@ -5,7 +5,7 @@ import pytest
 from imagegen import TINY_CONFIG, write_image_folder
 from lookalike.embed import EmbedSettings
 from lookalike.enrolment import enroll_folder, enrolment_images, list_identities, remove_identity, rename_identity
-from lookalike.errors import LookalikeError, ModelMismatchError
+from lookalike.errors import LookalikeError, ModelMismatchError, NothingReadable
 from lookalike.models import create_encoder, save_model
 from lookalike.verification import recognize_images, verify_claim, verify_images
 
@@ -22,7 +22,7 @@ def people(tmp_path):
 
 
 def test_folders_and_named_files_both_enrol(people):
-    pairs = enrolment_images(people)
+    pairs = enrolment_images(people).pairs
     assert sorted({name for _, name in pairs}) == ["class0", "class1", "class2", "dora"]
     assert sum(name == "dora" for _, name in pairs) == 1 and len(pairs) == 13
 
@@ -57,10 +57,9 @@ def test_an_enrolled_image_is_recognised_and_verified_under_tau(people, tiny_mod
 
 def test_clear_errors(people, tiny_model, tmp_path):
     (people / "empty_person").mkdir()
-    with pytest.raises(LookalikeError, match="'empty_person' holds no images"):
-        enroll_folder(people, tmp_path / "g", model=tiny_model, settings=SETTINGS)
-    (people / "empty_person").rmdir()
-    enroll_folder(people, tmp_path / "g", model=tiny_model, settings=SETTINGS)
+    report = enroll_folder(people, tmp_path / "g", model=tiny_model, settings=SETTINGS)
+    assert [(bad.path.name, bad.reason) for bad in report.skipped] == [("empty_person",
+                                                                        "an identity folder with no images")]
     with pytest.raises(LookalikeError, match="'zed' is not enrolled"):
         verify_claim(people / "dora.png", "zed", tmp_path / "g", threshold=0.5, settings=SETTINGS)
     with pytest.raises(LookalikeError, match="no threshold"):
@@ -71,3 +70,30 @@ def test_clear_errors(people, tiny_model, tmp_path):
         recognize_images([people / "dora.png"], tmp_path / "g", model=other, threshold=0.5, settings=SETTINGS)
     with pytest.raises(LookalikeError, match="--model"):
         verify_images(people / "dora.png", people / "dora.png")
+
+
+@pytest.mark.parametrize("name", ["mal\nlory", "tab\there", "bell\x07", "rtl\u202eevil", " ", "x" * 201])
+def test_identity_names_that_could_forge_output_are_refused(people, tiny_model, tmp_path, name):
+    gallery = tmp_path / "g"
+    enroll_folder(people, gallery, model=tiny_model, settings=SETTINGS)
+    with pytest.raises(LookalikeError, match="identity name"):
+        rename_identity(gallery, "dora", name)
+    assert list_identities(gallery)["dora"] == 1
+
+
+def test_an_identity_folder_whose_name_cannot_be_one_is_skipped_with_the_reason(people, tiny_model, tmp_path):
+    shutil.copytree(people / "class0", people / "eve\nmallory")
+    report = enroll_folder(people, tmp_path / "g", model=tiny_model, settings=SETTINGS)
+    assert [bad.path.name for bad in report.skipped] == ["eve\nmallory"]
+    assert "line break" in report.skipped[0].reason and "eve\nmallory" not in list_identities(tmp_path / "g")
+
+
+def test_enrolling_nothing_readable_is_an_error_and_creates_no_gallery(tmp_path, tiny_model):
+    people = tmp_path / "people"
+    people.mkdir()
+    (people / "ann.jpg").write_text("not an image")
+    (people / "bob.png").symlink_to("missing.png")
+    with pytest.raises(NothingReadable) as caught:
+        enroll_folder(people, tmp_path / "g", model=tiny_model, settings=SETTINGS)
+    assert sorted(bad.path.name for bad in caught.value.skipped) == ["ann.jpg", "bob.png"]
+    assert not (tmp_path / "g").exists()

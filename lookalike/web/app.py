@@ -1,9 +1,14 @@
 """The page and the JSON API of one gallery: a thin HTTP shell over lookalike.service, which holds the logic.
 
 Safety, in one place:
-- a file is served only as a gallery image looked up by its id, so no client input ever becomes a path;
-- request bodies are limited in size (413), and an upload that is not a readable image is a 400 with the reason;
+- a file is served only as a gallery image looked up by its id, so no client input ever becomes a path, and only
+  while it is still the regular file that was indexed (same size and content hash; 404 when gone, 410 when changed);
+- request bodies are limited in size (413); an upload over the pixel limit is a 413 before any pixel is decoded, one
+  that is not a readable image a 400 with the reason, and when every decoding slot stays busy the answer is 503;
 - enrolment, the one write, needs the token the server was started with, and is off without one;
+- every response carries the security headers, and only the Host names the server was started for are answered
+  (see lookalike.web.security);
+- names from the file system are made printable before they are sent (see lookalike.text);
 - nothing a client sends is unpickled: uploads are only ever decoded as images by Pillow.
 Endpoints are plain functions, so FastAPI runs them in its thread pool: requests are answered concurrently, and the
 service keeps the shared gallery consistent (see lookalike.service).
@@ -13,12 +18,15 @@ from __future__ import annotations
 
 import hmac
 import mimetypes
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
@@ -26,11 +34,17 @@ from pydantic import BaseModel
 
 from lookalike import __version__
 from lookalike.data import BadImage
+from lookalike.data.decode import TooManyPixels
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError
 from lookalike.gallery import Hit, StoredImage
-from lookalike.service import MAX_IDENTITY_LENGTH, GalleryService, UnknownImage, Upload
+from lookalike.enrolment import MAX_IDENTITY_LENGTH, BadIdentityName
+from lookalike.gallery.stored_file import StoredFileChanged, StoredFileMissing
+from lookalike.service import GalleryService, UnknownImage
+from lookalike.text import printable
+from lookalike.uploads import Busy, Upload, UploadDecoder, UploadLimits
 from lookalike.web.limits import UploadLimit, too_large
+from lookalike.web.security import LOOPBACK_NAMES, SecurityHeaders
 from lookalike.workspace import ModelLike
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 2**20
@@ -38,10 +52,8 @@ THUMBNAIL_SIZE = 192
 MAX_K = 100
 STATIC = Path(__file__).parent / "static"
 
-_IMAGE_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, max-age=3600"}
-"""Images are served as what their name says, never sniffed; an id is never reused, so they may be cached."""
-_PAGE_POLICY = ("default-src 'self'; img-src 'self' blob:; script-src 'self'; style-src 'self'; object-src 'none'; "
-                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+_IMAGE_HEADERS = {"Cache-Control": "private, max-age=3600"}
+"""An id is never reused, so images may be cached (they are never sniffed: see lookalike.web.security)."""
 
 
 class ImageOut(BaseModel):
@@ -153,8 +165,13 @@ def _read(request: Request, upload: UploadFile) -> Upload:
 
 
 def _image(image: StoredImage) -> ImageOut:
-    return ImageOut(id=image.id, name=Path(image.path).name, label=image.label, identity=image.identity,
-                    thumbnail=f"/api/images/{image.id}/thumbnail", url=f"/api/images/{image.id}")
+    return ImageOut(id=image.id, name=printable(Path(image.path).name), label=_shown(image.label),
+                    identity=_shown(image.identity), thumbnail=f"/api/images/{image.id}/thumbnail",
+                    url=f"/api/images/{image.id}")
+
+
+def _shown(name: str | None) -> str | None:
+    return None if name is None else printable(name)
 
 
 def _hits(hits: list[Hit]) -> list[HitOut]:
@@ -171,11 +188,12 @@ def gallery(request: Request, service: Service) -> GalleryOut:
     overview = service.overview()
     summary, info = overview.summary, overview.summary.info
     return GalleryOut(
-        name=summary.folder.name, images=info.count,
+        name=printable(summary.folder.name), images=info.count,
         model=ModelOut(id=info.model_id, backbone=summary.backbone, image_size=summary.image_size,
                        embedding_dim=info.dim, weights=summary.weights),
         index=info.index, metric=info.metric, threshold=info.threshold, scorer=service.scorer,
-        identities=overview.identities, enrolment=request.app.state.token is not None,
+        identities={printable(name): count for name, count in overview.identities.items()},
+        enrolment=request.app.state.token is not None,
         max_upload_bytes=request.app.state.max_upload_bytes,
     )
 
@@ -192,7 +210,7 @@ def search_image(service: Service, image_id: int, k: KOption = 10,
                  exclude_self: Annotated[bool, Query(description="Leave the image out of its own hits.")] = False,
                  ) -> SearchOut:
     image, hits = service.search_from(image_id, k, exclude_self=exclude_self)
-    return SearchOut(query=Path(image.path).name, query_image=_image(image), hits=_hits(hits))
+    return SearchOut(query=printable(Path(image.path).name), query_image=_image(image), hits=_hits(hits))
 
 
 @router.post("/verify", summary="Do two images show the same identity")
@@ -225,14 +243,14 @@ def enroll(request: Request, service: Service,
     return EnrollOut(identity=enrolment.identity, image=_image(enrolment.image), identities=enrolment.identities)
 
 
-@router.get("/images/{image_id}", summary="A gallery image's file", response_class=FileResponse)
-def image_file(service: Service, image_id: int) -> FileResponse:
-    image = service.image(image_id)
-    if not Path(image.path).is_file():
-        raise HTTPException(404, f"the file of image {image_id} is no longer on disk")
+@router.get("/images/{image_id}", summary="A gallery image's file", response_class=Response,
+            responses={200: {"content": {"image/*": {}}}, 410: {"description": "The file changed since indexing."}})
+def image_file(service: Service, image_id: int) -> Response:
+    image, data = service.file(image_id)
     media_type = mimetypes.guess_type(image.path)[0] or "application/octet-stream"
-    return FileResponse(image.path, media_type=media_type, content_disposition_type="inline",
-                        filename=Path(image.path).name, headers=_IMAGE_HEADERS)
+    name = quote(printable(Path(image.path).name))
+    return Response(data, media_type=media_type,
+                    headers={**_IMAGE_HEADERS, "Content-Disposition": f"inline; filename*=utf-8''{name}"})
 
 
 @router.get("/images/{image_id}/thumbnail", summary="A gallery image as a small square JPEG",
@@ -251,12 +269,15 @@ def create_app(
     *,
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    upload_limits: UploadLimits = UploadLimits(),
+    allowed_hosts: Sequence[str] = LOOPBACK_NAMES,
     settings: EmbedSettings = EmbedSettings(workers=0),
 ) -> FastAPI:
-    """The web app for `gallery`; its model is loaded here, once. Enrolment is open only with a `token`."""
+    """The web app for `gallery`; its model is loaded here, once. Enrolment is open only with a `token`. Requests
+    whose Host is not in `allowed_hosts` (the loopback names by default; "*" for any) get 400."""
     if token is not None and not token.strip():
         raise LookalikeError("the token is empty; give a real one, or none to keep enrolment off")
-    service = GalleryService(gallery, model, settings)
+    service = GalleryService(gallery, model, settings, UploadDecoder(upload_limits))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -267,22 +288,29 @@ def create_app(
                          description="Search a gallery for look-alikes, verify and recognise identities.")
     app.state.service, app.state.token, app.state.max_upload_bytes = service, token, max_upload_bytes
     app.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(SecurityHeaders)  # added last, so it runs first and reaches every answer, refusals included
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Content-Security-Policy": _PAGE_POLICY})
+        return FileResponse(STATIC / "index.html")
 
     app.add_exception_handler(BadImage, _answer(400))
+    app.add_exception_handler(BadIdentityName, _answer(400))
+    app.add_exception_handler(TooManyPixels, _answer(413))
     app.add_exception_handler(UnknownImage, _answer(404))
+    app.add_exception_handler(StoredFileMissing, _answer(404))
+    app.add_exception_handler(StoredFileChanged, _answer(410))
+    app.add_exception_handler(Busy, _answer(503, {"Retry-After": "5"}))
     app.add_exception_handler(LookalikeError, _answer(409))
     return app
 
 
-def _answer(status: int):
-    """An exception handler that answers `status` with the error's message as the detail."""
+def _answer(status: int, headers: dict[str, str] | None = None):
+    """An exception handler that answers `status` with the error's message, made printable, as the detail."""
     async def handle(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(error)}, status_code=status)
+        return JSONResponse({"detail": printable(str(error))}, status_code=status, headers=headers)
 
     return handle

@@ -16,18 +16,19 @@ from lookalike.gallery import Gallery
 from lookalike.web import create_app
 
 TOKEN = "s3cret-token"
+LOCAL = "http://localhost"  # a Host the app answers by default (TestClient's own "testserver" is refused)
 SETTINGS = EmbedSettings(workers=0, precision="fp32")
 
 
 @pytest.fixture
 def client(indexed):
-    with TestClient(create_app(indexed[1], settings=SETTINGS)) as client:
+    with TestClient(create_app(indexed[1], settings=SETTINGS), base_url=LOCAL) as client:
         yield client
 
 
 @pytest.fixture
 def enrolling(writable_gallery):
-    with TestClient(create_app(writable_gallery, token=TOKEN, settings=SETTINGS)) as client:
+    with TestClient(create_app(writable_gallery, token=TOKEN, settings=SETTINGS), base_url=LOCAL) as client:
         yield client
 
 
@@ -187,7 +188,7 @@ def _multipart(payload: bytes) -> tuple[bytes, str]:
 
 @pytest.fixture
 def small_limit(indexed):
-    with TestClient(create_app(indexed[1], max_upload_bytes=16 * 1024, settings=SETTINGS)) as client:
+    with TestClient(create_app(indexed[1], max_upload_bytes=16 * 1024, settings=SETTINGS), base_url=LOCAL) as client:
         yield client
 
 

@@ -1,0 +1,64 @@
+"""Decoding images that strangers send (a server's uploads) within bounds that keep the server alive.
+
+A small file can declare a huge image: an 86 KB PNG decodes to 88 million pixels and a few hundred megabytes. Files a
+user indexes may be that large; uploads get a lower pixel limit, refused from the header before any pixel is decoded,
+and only a few decode at once, so that concurrent uploads cannot add up to more memory than the machine has. A
+request that cannot get a turn in time is told to come back later rather than queued without end.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from lookalike.data import decode_rgb
+from lookalike.errors import LookalikeError
+
+DEFAULT_MAX_PIXELS = 24_000_000
+"""A 24-megapixel camera's photo (6000 x 4000): about 100 MB while it decodes."""
+
+DEFAULT_AT_ONCE = 2
+DEFAULT_WAIT_SECONDS = 10.0
+
+Upload = tuple[str, bytes]
+"""An image held in memory: (a name for messages, the file's bytes)."""
+
+
+class Busy(LookalikeError):
+    """Every decoding slot stayed taken for as long as a request may wait; the client should try again soon."""
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    """Bounds on decoding uploads: pixels per image, images decoding at once, and how long a request waits for
+    its turn."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    at_once: int = DEFAULT_AT_ONCE
+    wait_seconds: float = DEFAULT_WAIT_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.max_pixels < 1 or self.at_once < 1 or not self.wait_seconds >= 0:
+            raise LookalikeError(f"upload limits must be positive: {self}")
+
+
+class UploadDecoder:
+    """Decodes uploads under `UploadLimits`; threads share one."""
+
+    def __init__(self, limits: UploadLimits = UploadLimits()) -> None:
+        self.limits = limits
+        self._turns = threading.BoundedSemaphore(limits.at_once)
+
+    def decode(self, upload: Upload, size: int | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB pixels of an upload, as `decode_rgb` makes them (centre square at `size` when given).
+        Raises `TooManyPixels` over the pixel limit, `BadImage` for anything unreadable and `Busy` when no turn
+        came in time."""
+        name, data = upload
+        if not self._turns.acquire(timeout=self.limits.wait_seconds):
+            raise Busy(f"the server is decoding {self.limits.at_once} images already; try again in a few seconds")
+        try:
+            return decode_rgb(data, size, max_pixels=self.limits.max_pixels, name=name)
+        finally:
+            self._turns.release()
