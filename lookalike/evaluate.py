@@ -26,7 +26,7 @@ from lookalike.data import BadImage
 from lookalike.data.arrays import LabelledImages, resize_square
 from lookalike.data.sources import labelled_images
 from lookalike.embed import Embedder, EmbedSettings
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.metrics import RetrievalScores, retrieval_scores
 from lookalike.models import Encoder, load_model, model_id
 from lookalike.probe import ProbeScores, knn_accuracy, linear_probe
@@ -143,11 +143,14 @@ def embed_labelled(
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> Features:
-    """Embed labelled images, files or decoded pixels; files that fail to decode are left out and listed."""
+    """Embed labelled images, files or decoded pixels; files that fail to decode are left out and listed, and when
+    none decodes, `NothingReadable` says why for each."""
     if on_plan:
         on_plan(len(images))
     if images.paths is not None:
         result = embedder.embed_paths(images.paths, on_progress=on_progress)
+        if not result.indices:
+            raise NothingReadable(result.failures)
         return Features(result.vectors, [images.labels[i] for i in result.indices], result.failures)
     chunks = []
     batch = embedder.settings.batch_size
@@ -165,8 +168,12 @@ def _cache_key(identity: str, images: LabelledImages) -> str:
     digest = hashlib.sha256(identity.encode())
     if images.paths is not None:
         for path, label in zip(images.paths, images.labels):
-            stat = path.stat()
-            digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{label}\n".encode())
+            try:
+                stat = path.stat()
+                state = f"{stat.st_size}\0{stat.st_mtime_ns}"
+            except OSError:  # a link that leads nowhere: embedding reports it
+                state = "unreadable"
+            digest.update(f"{path}\0{state}\0{label}\n".encode("utf-8", "surrogateescape"))
     else:
         digest.update(images.pixels.contiguous().numpy().tobytes())
         digest.update("\n".join(images.labels).encode())

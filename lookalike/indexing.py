@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lookalike.data import BadImage, file_sha256, find_images, label_for
+from lookalike.data import BadImage, as_found, file_sha256, find_images, label_for
 from lookalike.data.decode import unreadable
 from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import NothingReadable
@@ -142,7 +142,7 @@ def _embed_into(store: Gallery, embedder: Embedder, pending: list[_Pending], fol
 
 def remove_from_gallery(paths: Sequence[str | Path], gallery: str | Path) -> int:
     """Remove the given images, and every image under the given folders, from the gallery. Returns the count."""
-    targets = [Path(path).resolve() for path in paths]
+    targets = [as_found(path) for path in paths]
     with open_gallery_without_model(gallery) as store:
         doomed = [
             image.path

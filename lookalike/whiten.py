@@ -13,7 +13,7 @@ import torch
 
 from lookalike.data import BadImage, find_images
 from lookalike.embed import EmbedSettings, Embedder
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.models import Encoder, load_model, refuse_existing_model, save_model
 from lookalike.models.whitening import DEFAULT_SHRINKAGE, fit_whitening
 
@@ -47,6 +47,8 @@ def whiten_model(
     if on_plan:
         on_plan(len(paths))
     embedded = Embedder(unwhitened, settings).embed_paths(paths, on_progress=on_progress)
+    if not embedded.indices:
+        raise NothingReadable(embedded.failures)
     if len(embedded.indices) < 2:
         raise LookalikeError(f"{folder}: whitening needs at least 2 readable images, found {len(embedded.indices)}")
     mean, projection = fit_whitening(torch.from_numpy(embedded.vectors), shrinkage=shrinkage, dims=dims)

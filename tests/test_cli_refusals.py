@@ -34,9 +34,10 @@ def gallery(lookalike_main, image_folder, tiny_model, tmp_path):
 @pytest.fixture
 def unreadable(tmp_path):
     folder = tmp_path / "unreadable"
-    (folder / "ann").mkdir(parents=True)
+    for name in ("ann", "bob"):
+        (folder / name).mkdir(parents=True)
     (folder / "ann" / "a.jpg").write_text("not an image")
-    (folder / "bob.png").symlink_to("gone.png")
+    (folder / "bob" / "b.png").symlink_to("gone.png")
     return folder
 
 
@@ -77,7 +78,7 @@ def test_a_model_whose_stored_normalisation_is_nan_is_refused(tmp_path):
         load_model(folder)
 
 
-@pytest.mark.parametrize("command", ["search", "recognize", "enroll", "index"])
+@pytest.mark.parametrize("command", ["search", "recognize", "enroll", "index", "train", "whiten", "calibrate"])
 def test_when_nothing_can_be_read_every_command_names_each_file_and_exits_2(lookalike_main, gallery, unreadable,
                                                                             image_folder, tiny_model, tmp_path,
                                                                             command):
@@ -87,13 +88,16 @@ def test_when_nothing_can_be_read_every_command_names_each_file_and_exits_2(look
     args = {"search": ("search", unreadable, "--gallery", gallery),
             "recognize": ("recognize", unreadable, "--gallery", people, "--threshold", 0.5),
             "enroll": ("enroll", unreadable, "--gallery", tmp_path / "new", "--model", tiny_model),
-            "index": ("index", unreadable, "--gallery", tmp_path / "new", "--model", tiny_model)}[command]
+            "index": ("index", unreadable, "--gallery", tmp_path / "new", "--model", tiny_model),
+            "train": ("train", unreadable, "--out", tmp_path / "new"),
+            "whiten": ("whiten", tiny_model, unreadable, "--out", tmp_path / "new"),
+            "calibrate": ("calibrate", unreadable, "--model", tiny_model, "--roc", tmp_path / "new")}[command]
     code, out, err = lookalike_main(*args, *ARGS)
     line = _error(code, err)
     assert line == "error: none of the 2 images could be read; nothing was done" and not out
     warnings = err.strip().splitlines()[:-1]
     assert len(warnings) == 2 and all(w.startswith("warning: skipped ") for w in warnings)
-    assert "a.jpg: not an image" in err and "bob.png: broken symbolic link" in err
+    assert "a.jpg: not an image" in err and "b.png: broken symbolic link" in err
     assert not (tmp_path / "new").exists()
 
 

@@ -79,15 +79,17 @@ def collect_images(paths: Iterable[str | Path]) -> list[Path]:
         if given.is_dir():
             found = find_images(given)
         elif os.path.lexists(given):  # a file, or a link that leads nowhere: reading it says which
-            found = [_absolute(given)]
+            found = [as_found(given)]
         else:
             raise LookalikeError(f"{given}: no such file or folder")
         collected.update(dict.fromkeys(found))
     return list(collected)
 
 
-def _absolute(path: Path) -> Path:
-    """The path as `find_images` would spell it: its folder resolved, its own name kept even if it is a link."""
+def as_found(path: str | Path) -> Path:
+    """The path as `find_images` would spell it: its folder resolved, its own name kept even if it is a link (so a
+    link loop is never followed)."""
+    path = Path(path)
     return path.parent.resolve() / path.name
 
 
@@ -97,5 +99,5 @@ def label_for(path: Path, root: Path) -> str | None:
     Labels exist for evaluation only; nothing that claims to learn without labels may call this.
     Raises ValueError when ``path`` is not under ``root``.
     """
-    relative = _absolute(Path(path)).relative_to(Path(root).resolve())
+    relative = as_found(Path(path)).relative_to(Path(root).resolve())
     return relative.parts[0] if len(relative.parts) > 1 else None

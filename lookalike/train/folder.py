@@ -18,7 +18,7 @@ from lookalike import distributed
 from lookalike.data import BadImage, split_indices
 from lookalike.data.cache import ImageCache
 from lookalike.data.sources import training_images
-from lookalike.errors import LookalikeError
+from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.models import EncoderConfig, create_encoder, refuse_existing_model
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.runtime import pick_device
@@ -128,6 +128,8 @@ def _run(
     cache_size = round(encoder.config.image_size * max(first.detail_scale, second.detail_scale))
     cache = training_images(folder, cache_size, workers=settings.workers, on_plan=callbacks.on_plan,
                             on_progress=callbacks.on_decoded)
+    if not len(cache) and cache.skipped:
+        raise NothingReadable(cache.skipped)
     found = len(cache) + len(cache.duplicates) + len(cache.skipped)
     if resume and run_info.get("files") != found:
         callbacks.say(f"warning: {folder} held {run_info.get('files')} images when the run started and holds "
