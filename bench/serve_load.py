@@ -54,8 +54,8 @@ def build_gallery(folder: Path, count: int) -> None:
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     records = [ImageRecord(f"/synthetic/{i:05d}.jpg", 50_000, i, f"{i:064x}", label=f"class{i % 10}")
                for i in range(count)]
-    with Gallery.create(folder, model_id=model_id(encoder), dim=encoder.config.embedding_dim) as gallery:
-        save_model(encoder, gallery.model_dir)
+    with Gallery.create(folder, model_id=model_id(encoder), dim=encoder.config.embedding_dim,
+                        fill=lambda staging: save_model(encoder, staging / "model")) as gallery:
         gallery.add(records, vectors, model_id=model_id(encoder))
         gallery.commit()
 
@@ -75,10 +75,11 @@ def multipart(data: bytes) -> bytes:
             f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
 
 
-def start_server(gallery: Path, port: int, log: Path) -> subprocess.Popen:
+def start_server(gallery: Path, port: int, log: Path, *options: str) -> subprocess.Popen:
+    """`lookalike serve` on `gallery` (with any further command-line `options`), once it answers /api/health."""
     with open(log, "w") as output:
         server = subprocess.Popen([sys.executable, "-m", "lookalike", "serve", "--gallery", str(gallery),
-                                   "--port", str(port)], stdout=output, stderr=output)
+                                   "--port", str(port), *options], stdout=output, stderr=output)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and server.poll() is None:
         try:

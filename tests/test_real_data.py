@@ -5,7 +5,9 @@ import sys
 
 import pytest
 
-from imagegen import SHARED_DATA, write_truncated_jpeg
+from awkward import write_awkward_folder
+from imagegen import SHARED_DATA
+from lookalike.text import printable
 
 FLOWERS = SHARED_DATA / "flowers_recognition"
 
@@ -17,24 +19,24 @@ def lookalike(*args):
                           timeout=600)
 
 
-def test_flowers_index_and_search_with_bad_files_mixed_in(tmp_path):
-    # A view of the real folder (links, not copies) with a truncated JPEG and a text file named x.jpg added.
+def test_flowers_index_and_search_with_awkward_files_mixed_in(tmp_path):
+    # A view of the real folder (links, not copies) with the awkward corpus (tests/awkward.py) added as one more
+    # folder: its valid odd images must be indexed beside the photos, and each broken file or link named.
     folder = tmp_path / "flowers"
     originals = sorted(p for p in FLOWERS.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     for original in originals:
         link = folder / original.relative_to(FLOWERS)
         link.parent.mkdir(parents=True, exist_ok=True)
         link.symlink_to(original)
-    write_truncated_jpeg(folder / "daisy" / "truncated.jpg")
-    (folder / "rose" / "x.jpg").write_text("this is a text file")
+    valid, broken = write_awkward_folder(folder / "awkward")
 
     indexed = lookalike("index", folder, "--gallery", tmp_path / "G")
     assert indexed.returncode == 0, indexed.stderr
-    assert f"{len(originals) + 2} images found: {len(originals)} added" in indexed.stdout
-    assert "2 skipped" in indexed.stdout
-    warnings = [line for line in indexed.stderr.splitlines() if line.startswith("warning: skipped")]
-    assert len(warnings) == 2
-    assert any("truncated.jpg" in line for line in warnings) and any("x.jpg" in line for line in warnings)
+    found, added = len(originals) + len(valid) + len(broken), len(originals) + len(valid)
+    assert f"{found} images found: {added} added, 0 updated, 0 unchanged, {len(broken)} skipped" in indexed.stdout
+    warnings = indexed.stderr.strip().splitlines()
+    assert len(warnings) == len(broken) and all(line.startswith("warning: skipped") for line in warnings)
+    assert all(any(printable(str(path)) + ": " in line for line in warnings) for path in broken)
 
     query = (folder / "sunflower").resolve()
     query = sorted(query.iterdir())[7]

@@ -106,16 +106,17 @@ def decode_rgb(
                 image.draft("RGB", (size, size))  # a no-op for every format but JPEG
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
-            rgb = _to_rgb(image)
+            rgb = _to_rgb(image)  # the decoded image itself when it is RGB already: one full-size copy fewer
+            if size is not None:
+                rgb = _resize_and_centre_crop(rgb, size)
+            pixels = np.array(rgb)  # before the image is closed, which releases its pixels
     except UnidentifiedImageError as error:
         raise BadImage(label, "not an image") from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise TooManyPixels(label, f"decompression bomb: {error}") from error
     except _DECODER_FAILURES as error:
         raise BadImage(label, _describe(error)) from error
-    if size is not None:
-        rgb = _resize_and_centre_crop(rgb, size)
-    return np.array(rgb)
+    return pixels
 
 
 def _describe(error: Exception) -> str:
@@ -134,7 +135,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.has_transparency_data:
         rgba = image.convert("RGBA")
         return Image.alpha_composite(Image.new("RGBA", rgba.size, _WHITE), rgba).convert("RGB")
-    return image.convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def _stretch_to_bytes(values: np.ndarray) -> np.ndarray:

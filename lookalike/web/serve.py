@@ -8,7 +8,7 @@ from pathlib import Path
 import uvicorn
 
 from lookalike.embed import EmbedSettings
-from lookalike.uploads import UploadLimits
+from lookalike.uploads import UploadLimits, return_large_buffers_to_the_system
 from lookalike.web.app import DEFAULT_MAX_UPLOAD_BYTES, create_app
 from lookalike.web.security import allowed_hosts_for
 from lookalike.workspace import ModelLike
@@ -29,6 +29,7 @@ def serve(
 ) -> None:
     """Serve `gallery` until interrupted. Problems with the gallery or model surface here, before listening.
     The server answers the Host names that `allowed_hosts_for(host, allowed_hosts)` gives."""
+    return_large_buffers_to_the_system()
     hosts = allowed_hosts_for(host, allowed_hosts)
     app = create_app(gallery, model, token=token, max_upload_bytes=max_upload_bytes, upload_limits=upload_limits,
                      allowed_hosts=hosts, settings=settings)
