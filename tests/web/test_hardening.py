@@ -197,3 +197,10 @@ def test_a_file_name_that_is_not_utf8_is_served_safely(own_gallery):
         served = client.get(f"/api/images/{image_id}")
         assert served.status_code == 200 and served.content == odd.read_bytes()
         assert "\n" not in served.headers["content-disposition"]
+
+
+@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_the_server_can_return_large_buffers_to_the_system():
+    from lookalike.uploads import return_large_buffers_to_the_system
+
+    assert return_large_buffers_to_the_system() is True
