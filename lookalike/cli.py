@@ -350,7 +350,7 @@ def search(
     from lookalike.search import search_images
 
     if grid is not None and grid.is_dir():
-        raise typer.BadParameter(f"{grid} is a folder; name the PNG file to write", param_hint="--grid")
+        raise LookalikeError(f"--grid {grid} is a folder; name the PNG file to write")
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding queries")
         report = search_images(

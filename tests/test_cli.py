@@ -1,8 +1,10 @@
-"""The command line end to end, through a real subprocess as a user would run it."""
+"""The command line end to end: through a real subprocess as a user runs it (`run`), or, where a test runs many
+commands, through the same `main()` in this process (`cli`), which spares a new interpreter per command."""
 
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -20,6 +22,17 @@ def run(*args, check_code=0):
     return result
 
 
+@pytest.fixture
+def cli(lookalike_main):
+    """`run`, in this process."""
+    def run(*args, check_code=0):
+        code, out, err = lookalike_main(*args)
+        assert code == check_code, err
+        return SimpleNamespace(stdout=out, stderr=err)
+
+    return run
+
+
 def test_the_command_answers_help_as_a_user_runs_it():
     out = run("--help").stdout
     assert "Usage" in out and "enroll" in out and "evaluate" in out
@@ -32,7 +45,8 @@ def test_every_command_has_help(command):
     assert result.exit_code == 0 and "Usage" in result.output and "--help" in result.output
 
 
-def test_index_search_info_remove(image_folder, tiny_model, tmp_path):
+def test_index_search_info_remove(image_folder, tiny_model, tmp_path, cli):
+    run = cli
     gallery = tmp_path / "g"
     write_truncated_jpeg(image_folder / "class0" / "truncated.jpg")
     (image_folder / "class1" / "x.jpg").write_text("not an image")
@@ -78,7 +92,8 @@ def test_a_missing_or_empty_folder_exits_non_zero_with_a_clear_error(tmp_path, s
     assert not (tmp_path / "g").exists()
 
 
-def test_mixing_models_is_refused_on_the_command_line(image_folder, tiny_model, tmp_path):
+def test_mixing_models_is_refused_on_the_command_line(image_folder, tiny_model, tmp_path, cli):
+    run = cli
     from imagegen import TINY_CONFIG
     from lookalike.models import create_encoder, save_model
 
@@ -93,12 +108,14 @@ def test_mixing_models_is_refused_on_the_command_line(image_folder, tiny_model, 
     ("--precision", "fp8", "unknown precision 'fp8'"),
     ("--batch-size", "0", "--batch-size"),
 ])
-def test_bad_option_values_are_refused(image_folder, tmp_path, option, value, message):
+def test_bad_option_values_are_refused(image_folder, tmp_path, option, value, message, cli):
+    run = cli
     result = run("index", image_folder, "--gallery", tmp_path / "g", option, value, check_code=2)
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_create_model_writes_a_model_that_index_accepts(image_folder, tmp_path):
+def test_create_model_writes_a_model_that_index_accepts(image_folder, tmp_path, cli):
+    run = cli
     created = run("create-model", tmp_path / "m", "--image-size", "32", "--head", "32,16", "--trainable-from", "layer4")
     assert "resnet18 (random weights), 32 px, 16-d embedding" in created.stdout
     run("index", image_folder, "--gallery", tmp_path / "g", "--model", tmp_path / "m", "--workers", "0")
@@ -110,12 +127,14 @@ def test_create_model_writes_a_model_that_index_accepts(image_folder, tmp_path):
     (["--backbone", "vgg"], "unknown backbone"),
     (["--weights", "missing.safetensors"], "weights file not found"),
 ])
-def test_create_model_errors(tmp_path, args, message):
+def test_create_model_errors(tmp_path, args, message, cli):
+    run = cli
     result = run("create-model", tmp_path / "m", *args, check_code=2)
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_train_resume_then_index_with_the_trained_model(image_folder, tmp_path):
+def test_train_resume_then_index_with_the_trained_model(image_folder, tmp_path, cli):
+    run = cli
     (image_folder / "class1" / "broken.jpg").write_text("not an image")
     model = tmp_path / "trained"
     common = ["--image-size", "32", "--batch-size", "4", "--workers", "0", "--precision", "fp32"]
@@ -142,7 +161,8 @@ def test_train_resume_then_index_with_the_trained_model(image_folder, tmp_path):
     assert json.loads(top)["results"][0]["hits"][0]["path"] == str(query.resolve())
 
 
-def test_simclr_trains_resumes_and_is_evaluated_on_its_backbone_features(tmp_path):
+def test_simclr_trains_resumes_and_is_evaluated_on_its_backbone_features(tmp_path, cli):
+    run = cli
     train, test = tmp_path / "train", tmp_path / "test"
     write_image_folder(train, classes=3, per_class=6)
     write_image_folder(test, classes=3, per_class=2)
@@ -172,7 +192,8 @@ def test_simclr_trains_resumes_and_is_evaluated_on_its_backbone_features(tmp_pat
     assert "same images" in same.stderr
 
 
-def test_train_rejects_bad_settings_with_one_line(image_folder, tmp_path):
+def test_train_rejects_bad_settings_with_one_line(image_folder, tmp_path, cli):
+    run = cli
     bad = run("train", image_folder, "--out", tmp_path / "m", "--mining", "hardest", check_code=2)
     assert bad.stderr.strip() == "error: unknown mining 'hardest'; choose one of random, hard, semihard"
     empty = tmp_path / "empty"
@@ -181,7 +202,8 @@ def test_train_rejects_bad_settings_with_one_line(image_folder, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_enroll_calibrate_recognize_verify_and_manage_identities(tmp_path, tiny_model):
+def test_enroll_calibrate_recognize_verify_and_manage_identities(tmp_path, tiny_model, cli):
+    run = cli
     people, strangers = tmp_path / "people", tmp_path / "calibration"
     write_image_folder(people, classes=2, per_class=3)  # class0 and class1 are enrolled ...
     write_image_folder(strangers, classes=3, per_class=3)  # ... class2 never is

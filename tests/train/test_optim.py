@@ -28,11 +28,13 @@ def test_constant_schedule_stays_at_the_base_rate_after_warm_up():
     ({"epochs": 0}, "epochs must be at least 1"),
     ({"batch_size": 1}, "batch size must be at least 2"),
     ({"optimizer": "lamb"}, "unknown optimizer 'lamb'"),
-    ({"lr": 0}, "learning rate must be positive"),
+    ({"lr": 0}, "learning rate must be a positive finite number"),
+    ({"lr": float("inf")}, "learning rate must be a positive finite number, got inf"),
     ({"schedule": "step"}, "unknown schedule"),
     ({"warmup_epochs": 20}, "warm-up must be between 0 and 10"),
     ({"precision": "int8"}, "unknown precision"),
-    ({"minutes": 0}, "minutes must be positive"),
+    ({"minutes": 0}, "minutes must be a positive finite number"),
+    ({"minutes": float("inf")}, "minutes must be a positive finite number"),
 ])
 def test_bad_settings_are_refused_with_a_reason(change, message):
     with pytest.raises(LookalikeError, match=message):

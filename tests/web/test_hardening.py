@@ -4,6 +4,7 @@ names built to forge output. Each answer is in words, with the right status, and
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import struct
 import threading
@@ -199,7 +200,7 @@ def test_a_file_name_that_is_not_utf8_is_served_safely(own_gallery):
         assert "\n" not in served.headers["content-disposition"]
 
 
-@pytest.mark.skipif(__import__("platform").libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_the_server_can_return_large_buffers_to_the_system():
     from lookalike.uploads import return_large_buffers_to_the_system
 
