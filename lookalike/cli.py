@@ -18,12 +18,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+from lookalike import uploads
 from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.gallery import INDEX_KINDS
 from lookalike.models.whitening import DEFAULT_SHRINKAGE
-from lookalike import uploads
 from lookalike.runtime import PRECISIONS
 from lookalike.text import printable
 from lookalike.train import Callbacks, StepProgress
@@ -109,9 +109,9 @@ def _progress() -> Iterator[_Bars]:
         yield _Bars(bar)
 
 
-def _warn_skipped(skipped: Sequence[Exception]) -> None:
+def _warn_skipped(skipped: Sequence[BadImage]) -> None:
     for bad in skipped:
-        _say(f"warning: skipped {bad.path}: {bad.reason}" if isinstance(bad, BadImage) else f"warning: {bad}")
+        _say(f"warning: skipped {bad.path}: {bad.reason}")
 
 
 def _widths(head: str) -> tuple[int, ...]:

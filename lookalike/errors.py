@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lookalike.data.decode import BadImage
 
 
 class LookalikeError(Exception):
@@ -35,7 +39,7 @@ class NothingReadable(LookalikeError):
     """Every image a command was given was unusable, so there is no result to give. ``skipped`` holds each file's
     reason (`BadImage`s), for the caller to show before this error."""
 
-    def __init__(self, skipped: Sequence[Exception]) -> None:
+    def __init__(self, skipped: Sequence[BadImage]) -> None:
         super().__init__(list(skipped))
         self.skipped = list(skipped)
 
