@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install clean chromium bench
+.PHONY: demo test lint install clean chromium bench
 
 # torch and torchvision are installed together from the registry (never the machine's local CPU-only torch wheel,
 # which the registry's torchvision cannot import with). pip's cache is kept, so a second venv installs quickly.
@@ -20,6 +20,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed chromium
 	$(BIN)/python -m pytest -q
+
+# Lint and type checks (configured in pyproject.toml); CI runs them beside the tests.
+lint: $(VENV)/.installed
+	$(BIN)/ruff check lookalike tests bench
+	$(BIN)/mypy
 
 # The browser test drives Debian's chromium package. Installed here when missing and apt-get can; otherwise that one
 # test is skipped and says why.

@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable
 
 import torch
+from record import add_record_options, publish
 from torch import nn
 
 from lookalike.models import EncoderConfig, create_encoder
 from lookalike.models.backbones import build_backbone
 from lookalike.models.inference import for_inference
 from lookalike.runtime import autocast, autocast_dtype
-from record import add_record_options, publish
 
 CPU = torch.device("cpu")
 

@@ -27,7 +27,9 @@ import time
 from pathlib import Path
 
 import torch
+from record import add_record_options, publish
 from torch import nn
+from train_throughput import LIGHTLY_LR, LightlyLoop
 
 from lookalike.data import find_images
 from lookalike.embed import EmbedSettings
@@ -35,8 +37,6 @@ from lookalike.evaluate import evaluate
 from lookalike.models import Encoder, EncoderConfig, load_model
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import TrainSettings, train_folder
-from record import add_record_options, publish
-from train_throughput import LIGHTLY_LR, LightlyLoop
 
 SIMCLR = ObjectiveChoice("simclr")
 

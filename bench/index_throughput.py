@@ -17,12 +17,12 @@ from pathlib import Path
 
 import torch
 from PIL import Image
+from record import add_record_options, publish
 from torchvision import transforms
 
 from lookalike.data import find_images
 from lookalike.indexing import index_folder
 from lookalike.models import EncoderConfig, create_encoder
-from record import add_record_options, publish
 
 
 def plain_loop(paths: list[Path], encoder, size: int, batch_size: int = 64) -> float:

@@ -230,7 +230,7 @@ def main() -> None:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"\nmachine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
           f"torch {torch.__version__}, commit {commit}")
-    for (results, line) in runs:
+    for _, line in runs:
         print(line)
     print(f"τ at FAR {args.target_far:g} on the training people's pairs; mean over seeds {args.seeds} "
           "(min–max in brackets)")

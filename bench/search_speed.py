@@ -39,12 +39,13 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import faiss
 import numpy as np
-
 import record
+
 from lookalike.gallery import Gallery, ImageRecord
 from lookalike.gallery.vector_index import HNSW_BUILD_EFFORT, HNSW_NEIGHBOURS, SearchEffort, ivf_list_count
 
@@ -269,7 +270,7 @@ def sweep(kind: str, index: faiss.Index, queries: np.ndarray, truth: np.ndarray,
         params = (faiss.SearchParametersHNSW(efSearch=max(value, k)) if kind == "hnsw"
                   else faiss.SearchParametersIVF(nprobe=value))
         index.search(queries[:10], k, params=params)
-        seconds, (_, found) = timed(lambda: index.search(queries, k, params=params))
+        seconds, (_, found) = timed(partial(index.search, queries, k, params=params))
         lines.append(f"| {value} | {recall_at(found, truth):.4f} | {len(queries) / seconds:,.0f} |")
         print("  " + lines[-1], flush=True)
     return lines + [""]

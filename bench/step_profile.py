@@ -20,9 +20,9 @@ from pathlib import Path
 
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, schedule
+from train_throughput import LightlyLoop, add_loop_options, subset_folder, synchronise, train_lookalike
 
 from lookalike.train import Callbacks
-from train_throughput import LightlyLoop, add_loop_options, subset_folder, synchronise, train_lookalike
 
 
 class StepProfiler:
@@ -32,7 +32,8 @@ class StepProfiler:
     def __init__(self, device: str, skip: int, steps: int) -> None:
         self.device, self.skip, self.steps = device, skip, steps
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
-        self.profiler = profile(activities=activities, schedule=schedule(wait=skip - 1, warmup=1, active=steps, repeat=1))
+        self.profiler = profile(activities=activities,
+                                schedule=schedule(wait=skip - 1, warmup=1, active=steps, repeat=1))
         self.done, self.stamps = 0, []
 
     def __enter__(self) -> StepProfiler:
@@ -60,7 +61,8 @@ class StepProfiler:
         wall_ms = (self.stamps[1] - self.stamps[0]) * 1e3 / self.steps
         host = [event for event in events if event.device_type == DeviceType.CPU]
         if not self.device.startswith("cuda"):
-            return [f"**{name}**: {wall_ms:.1f} ms per step.", *_top(host, "self_cpu_time_total", top, "CPU", self.steps)]
+            return [f"**{name}**: {wall_ms:.1f} ms per step.",
+                    *_top(host, "self_cpu_time_total", top, "CPU", self.steps)]
         # Kernels and copies are events of their own: an operator's "self device time" counts its kernels again, and
         # the step's and the optimiser's annotations span the kernels inside them.
         kernels = [event for event in events if event.device_type != DeviceType.CPU and not event.is_user_annotation]

@@ -36,7 +36,8 @@ def leave_one_out_scores(vectors: np.ndarray, labels: list[str]) -> RetrievalSco
     np.fill_diagonal(similarity, -np.inf)
     ranked = np.argsort(-similarity, axis=1)[:, :-1]
     counts = {label: labels.count(label) for label in set(labels)}
-    return retrieval_scores(labels, [[labels[j] for j in row] for row in ranked], [counts[l] - 1 for l in labels])
+    neighbours = [[labels[j] for j in row] for row in ranked]
+    return retrieval_scores(labels, neighbours, [counts[label] - 1 for label in labels])
 
 
 def main() -> None:

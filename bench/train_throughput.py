@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from record import add_record_options, publish
 from torch import nn
 
 from lookalike.data import find_images
@@ -32,7 +33,6 @@ from lookalike.models.backbones import build_backbone
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.train import Callbacks, FolderRun, TrainSettings, train_folder
 from lookalike.train.trainer import Trainer
-from record import add_record_options, publish
 
 
 def subset_folder(source: Path, count: int, into: Path) -> Path:

@@ -27,9 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 import record
+from PIL import Image
 from serve_load import BOUNDARY, build_gallery, multipart, start_server
 
 

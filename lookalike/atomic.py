@@ -26,7 +26,7 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(target: str | Path, write: Callable[[Path], None]) -> None:
+def write_atomic(target: str | Path, write: Callable[[Path], object]) -> None:
     """Call ``write(tmp_path)`` to fill a temporary file, then move it over ``target`` durably. An ``OSError`` on
     the way becomes `WriteFailed`."""
     target = Path(target)

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -52,13 +52,13 @@ def _row(*fields: object, delimiter: str = ",") -> None:
 
 GalleryOption = Annotated[Path, typer.Option("--gallery", "-g", help="Gallery folder.")]
 ModelOption = Annotated[
-    Optional[Path], typer.Option("--model", "-m", help="Model folder (default: the copy kept in the gallery).")
+    Path | None, typer.Option("--model", "-m", help="Model folder (default: the copy kept in the gallery).")
 ]
 BatchOption = Annotated[int, typer.Option(min=1, help="Images per batch.")]
 WorkersOption = Annotated[
-    Optional[int], typer.Option(min=0, help="Decoding processes (default: up to 4; 0 decodes in this process).")
+    int | None, typer.Option(min=0, help="Decoding processes (default: up to 4; 0 decodes in this process).")
 ]
-DeviceOption = Annotated[Optional[str], typer.Option(help="cpu, cuda or cuda:N (default: CUDA when present).")]
+DeviceOption = Annotated[str | None, typer.Option(help="cpu, cuda or cuda:N (default: CUDA when present).")]
 PrecisionOption = Annotated[str, typer.Option(help=f"{'|'.join(PRECISIONS)}; auto uses bf16 where it is fast.")]
 
 
@@ -130,7 +130,7 @@ def create_model(
     out: Annotated[Path, typer.Argument(help="Model folder to write (model.safetensors + config.json).")],
     backbone: Annotated[str, typer.Option(help="resnet18, resnet34 or resnet50.")] = "resnet18",
     weights: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(help="imagenet (torchvision's published weights, needs the network) or a local "
                           ".safetensors ResNet state dict; default: random init."),
     ] = None,
@@ -139,7 +139,7 @@ def create_model(
         "512,256,256"
     ),
     trainable_from: Annotated[
-        Optional[str], typer.Option(help="First stage to train (stem, layer1..layer4); earlier ones stay frozen.")
+        str | None, typer.Option(help="First stage to train (stem, layer1..layer4); earlier ones stay frozen.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the random initialisation.")] = 0,
 ) -> None:
@@ -170,46 +170,46 @@ def train(
     pair_head: Annotated[str, typer.Option(help="Pair head features: l1 (|f1-f2|) or chi2.")] = "l1",
     temperature: Annotated[float, typer.Option(help="NT-Xent temperature (simclr).")] = 0.2,
     views: Annotated[
-        Optional[str], typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8), simclr "
+        str | None, typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8), simclr "
                                          "(crop, flip, colour jitter, greyscale) or faces (simclr with crops of half "
                                          "the face or more, brightness and contrast only); default: simclr for the "
                                          "simclr objective, seed otherwise.")
     ] = None,
     head: Annotated[
-        Optional[str], typer.Option(help="Head widths, comma-separated (default 512,256,256; simclr: a 512,128 "
+        str | None, typer.Option(help="Head widths, comma-separated (default 512,256,256; simclr: a 512,128 "
                                          "projection).")
     ] = None,
     embed_from: Annotated[
-        Optional[str], typer.Option(help="Layer that search and evaluation read: head or backbone (default: "
+        str | None, typer.Option(help="Layer that search and evaluation read: head or backbone (default: "
                                          "backbone for simclr, whose head only serves the loss; head otherwise).")
     ] = None,
     backbone: Annotated[str, typer.Option(help="resnet18, resnet34 or resnet50.")] = "resnet18",
     weights: Annotated[
-        Optional[str], typer.Option(help="imagenet or a local .safetensors ResNet state dict; default: random init.")
+        str | None, typer.Option(help="imagenet or a local .safetensors ResNet state dict; default: random init.")
     ] = None,
     trainable_from: Annotated[
-        Optional[str], typer.Option(help="First stage to train; default: layer4 with --weights, else all.")
+        str | None, typer.Option(help="First stage to train; default: layer4 with --weights, else all.")
     ] = None,
     image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 128,
     epochs: Annotated[
-        Optional[int], typer.Option(min=1, help="Epochs in all (default 10, or as many as --minutes holds; with "
+        int | None, typer.Option(min=1, help="Epochs in all (default 10, or as many as --minutes holds; with "
                                                 "--resume, the run's own).")
     ] = None,
     minutes: Annotated[
-        Optional[float], typer.Option(min=0.01, help="Wall-clock budget for the whole run, decoding included: stop "
+        float | None, typer.Option(min=0.01, help="Wall-clock budget for the whole run, decoding included: stop "
                                                      "when it is spent or after --epochs, whichever comes first, "
                                                      "with the learning rate annealed over the time. With --resume, "
                                                      "a new budget counting the minutes already spent.")
     ] = None,
     batch_size: Annotated[
-        Optional[int], typer.Option(min=2, help="Images per batch, each giving two views (default 8; simclr 256).")
+        int | None, typer.Option(min=2, help="Images per batch, each giving two views (default 8; simclr 256).")
     ] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw or sgd (default adam; simclr adamw).")] = None,
-    lr: Annotated[Optional[float], typer.Option(min=0, help="Peak learning rate (default 1e-4; simclr 1e-3).")] = None,
-    weight_decay: Annotated[Optional[float], typer.Option(min=0, help="Default 0; simclr 1e-6.")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="adam, adamw or sgd (default adam; simclr adamw).")] = None,
+    lr: Annotated[float | None, typer.Option(min=0, help="Peak learning rate (default 1e-4; simclr 1e-3).")] = None,
+    weight_decay: Annotated[float | None, typer.Option(min=0, help="Default 0; simclr 1e-6.")] = None,
     schedule: Annotated[str, typer.Option(help="cosine or constant, after the warm-up.")] = "cosine",
     warmup_epochs: Annotated[
-        Optional[float], typer.Option(min=0, help="Linear warm-up length in epochs (default 0; simclr 1).")
+        float | None, typer.Option(min=0, help="Linear warm-up length in epochs (default 0; simclr 1).")
     ] = None,
     valid_fraction: Annotated[float, typer.Option(min=0.01, max=0.99, help="Share held out for validation.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed for initialisation, split, batches and views.")] = 0,
@@ -265,7 +265,7 @@ def whiten(
     out: Annotated[Path, typer.Option(help="Folder for the whitened model.")],
     shrinkage: Annotated[float, typer.Option(min=0.0, help="Variances are shrunk to λ + s·λ_max; 0 is plain PCA "
                                                            "whitening.")] = DEFAULT_SHRINKAGE,
-    dims: Annotated[Optional[int], typer.Option(min=1, help="Keep this many principal directions (default: all "
+    dims: Annotated[int | None, typer.Option(min=1, help="Keep this many principal directions (default: all "
                                                             "the images span).")] = None,
     batch_size: BatchOption = 64,
     workers: WorkersOption = None,
@@ -300,7 +300,7 @@ def index(
     gallery: GalleryOption,
     model: ModelOption = None,
     index_kind: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--index", help=f"{'|'.join(INDEX_KINDS)}: exact (flat) or approximate; default flat. "
                                      "Naming another kind for an existing gallery rebuilds its index."),
     ] = None,
@@ -340,7 +340,7 @@ def search(
     model: ModelOption = None,
     exclude_self: Annotated[bool, typer.Option(help="Leave a query out of its own results.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
-    grid: Annotated[Optional[Path], typer.Option(help="Also draw the results as a PNG grid here.")] = None,
+    grid: Annotated[Path | None, typer.Option(help="Also draw the results as a PNG grid here.")] = None,
     batch_size: BatchOption = 64,
     workers: WorkersOption = None,
     device: DeviceOption = None,
@@ -405,7 +405,7 @@ def info(gallery: GalleryOption) -> None:
 @app.command()
 def demo(
     data: Annotated[
-        Optional[Path], typer.Option(help="Labelled image folder to use (default: a public set, see below).")
+        Path | None, typer.Option(help="Labelled image folder to use (default: a public set, see below).")
     ] = None,
     out: Annotated[Path, typer.Option(help="The demo's own folder: model, galleries, grid and report; what a rerun "
                                            "cannot reuse is rebuilt.")] = Path("demo-output"),
@@ -430,7 +430,7 @@ def demo(
 
 
 ThresholdOption = Annotated[
-    Optional[float], typer.Option(min=0, max=2, help="Decision threshold τ on the distance (accept when d < τ); "
+    float | None, typer.Option(min=0, max=2, help="Decision threshold τ on the distance (accept when d < τ); "
                                                     "default: the gallery's calibrated τ.")
 ]
 AggregateOption = Annotated[
@@ -497,9 +497,9 @@ def remove_identity_command(
 @app.command()
 def verify(
     image: Annotated[Path, typer.Argument(help="The image to verify.")],
-    other: Annotated[Optional[Path], typer.Argument(help="A second image to compare with.")] = None,
-    claimed: Annotated[Optional[str], typer.Option(help="Compare with this enrolled identity instead.")] = None,
-    gallery: Annotated[Optional[Path], typer.Option("--gallery", "-g", help="Gallery (its model and τ).")] = None,
+    other: Annotated[Path | None, typer.Argument(help="A second image to compare with.")] = None,
+    claimed: Annotated[str | None, typer.Option(help="Compare with this enrolled identity instead.")] = None,
+    gallery: Annotated[Path | None, typer.Option("--gallery", "-g", help="Gallery (its model and τ).")] = None,
     model: ModelOption = None,
     threshold: ThresholdOption = None,
     aggregate: AggregateOption = "nearest",
@@ -519,7 +519,7 @@ def verify(
             raise typer.BadParameter("--claimed needs --gallery", param_hint="--gallery")
         verdict = verify_claim(image, claimed, gallery, model=model, threshold=threshold, aggregate=aggregate,
                                settings=settings)
-    else:
+    elif other is not None:
         verdict = verify_images(image, other, model=model, gallery=gallery, threshold=threshold, settings=settings)
     decision = {True: "same", False: "different", None: "undecided (no τ: calibrate, or pass --threshold)"}
     if as_json:
@@ -570,13 +570,13 @@ def recognize(
 def calibrate(
     folder: Annotated[Path, typer.Argument(help="Labelled folder: one sub-folder per identity, two or more images "
                                                 "for some of them.")],
-    gallery: Annotated[Optional[Path], typer.Option("--gallery", "-g", help="Store τ in this gallery (and "
+    gallery: Annotated[Path | None, typer.Option("--gallery", "-g", help="Store τ in this gallery (and "
                                                                             "calibrate its model).")] = None,
     model: ModelOption = None,
     target_far: Annotated[
-        Optional[float], typer.Option(min=0, max=1, help="Choose τ at this false-accept rate (default: at the EER).")
+        float | None, typer.Option(min=0, max=1, help="Choose τ at this false-accept rate (default: at the EER).")
     ] = None,
-    roc: Annotated[Optional[Path], typer.Option(help="ROC plot to write (default: roc.png in the gallery, or "
+    roc: Annotated[Path | None, typer.Option(help="ROC plot to write (default: roc.png in the gallery, or "
                                                      "here without one).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     batch_size: BatchOption = 64,
@@ -621,7 +621,7 @@ def serve(
     ),
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
     token: Annotated[
-        Optional[str], typer.Option(envvar="LOOKALIKE_TOKEN", help="Secret that POST /api/enroll requires as "
+        str | None, typer.Option(envvar="LOOKALIKE_TOKEN", help="Secret that POST /api/enroll requires as "
                                                                    "'Authorization: Bearer TOKEN'; without one, "
                                                                    "enrolment is off.")
     ] = None,
@@ -636,7 +636,7 @@ def serve(
                                       f"{uploads.DEFAULT_WAIT_SECONDS:g} s for its turn gets 503.")
     ] = uploads.DEFAULT_AT_ONCE,
     allowed_host: Annotated[
-        Optional[list[str]], typer.Option(help="A Host name clients use to reach the server (a reverse proxy's "
+        list[str] | None, typer.Option(help="A Host name clients use to reach the server (a reverse proxy's "
                                                "domain), beside the loopback names and, with --host 0.0.0.0, this "
                                                "machine's names; repeat for several, '*' for any. Other Host "
                                                "headers get 400 (DNS rebinding).")
@@ -662,7 +662,7 @@ def evaluate(
     test: Annotated[Path, typer.Option(help="Labelled test split, the same kinds (STL-10 / CIFAR-10: its test "
                                             "split).")],
     layer: Annotated[
-        Optional[str], typer.Option(help="Read the head or the backbone (default: the model's embedding layer).")
+        str | None, typer.Option(help="Read the head or the backbone (default: the model's embedding layer).")
     ] = None,
     k: Annotated[int, typer.Option(min=1, help="Neighbours that vote in the kNN classifier.")] = 20,
     knn_temperature: Annotated[float, typer.Option(help="kNN vote weight exp(cos/T).")] = 0.07,

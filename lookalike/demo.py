@@ -15,9 +15,9 @@ from pathlib import Path
 from lookalike import __version__
 from lookalike.data import find_images, label_for, split_indices
 from lookalike.data.public_sets import demo_images
+from lookalike.gallery import Gallery
 from lookalike.indexing import IndexReport, index_folder
 from lookalike.metrics import RetrievalScores, retrieval_scores
-from lookalike.gallery import Gallery
 from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, model_id
 from lookalike.models.storage import CONFIG_FILE
 from lookalike.report.curves import CURVES_FILE
@@ -160,7 +160,9 @@ def _discard_if_other_model(gallery: Path, encoder: Encoder) -> None:
 
 def _one_query_per_label(results: list[QueryResult], labels: list[str | None]) -> list[QueryResult]:
     """The first query of each label, then the rest: a grid that shows every class at least once."""
-    seen, first, rest = set(), [], []
+    seen: set[str | None] = set()
+    first: list[QueryResult] = []
+    rest: list[QueryResult] = []
     for result, label in zip(results, labels):
         (rest if label in seen else first).append(result)
         seen.add(label)

@@ -104,8 +104,9 @@ def average_batch_norm_statistics(module: nn.Module) -> None:
     for layer in module.modules():
         if isinstance(layer, nn.modules.batchnorm._BatchNorm) and layer.track_running_stats:
             for buffer in (layer.running_mean, layer.running_var):
-                dist.all_reduce(buffer)
-                buffer /= ranks.world
+                if buffer is not None:
+                    dist.all_reduce(buffer)
+                    buffer /= ranks.world
 
 
 def mean(value: float, device: torch.device) -> float:

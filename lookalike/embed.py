@@ -58,7 +58,7 @@ class Embedder:
         self.settings = settings
         self.device = pick_device(settings.device)
         self.dtype = autocast_dtype(self.device, settings.precision)
-        self.encoder = for_inference(encoder).to(self.device, memory_format=torch.channels_last)
+        self.encoder = for_inference(encoder).to(self.device).to(memory_format=torch.channels_last)
         self.image_size = encoder.config.image_size
         self.dim = encoder.config.embedding_dim
 

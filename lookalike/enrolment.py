@@ -23,7 +23,6 @@ from lookalike.models import model_id
 from lookalike.text import has_unsafe_characters, printable
 from lookalike.workspace import ModelLike, open_gallery_without_model, writable_gallery
 
-
 MAX_IDENTITY_LENGTH = 200
 
 
@@ -121,9 +120,9 @@ def enroll_folder(
         skipped = found.skipped + embedded.failures
         if not embedded.indices:
             raise NothingReadable(skipped)
-        records = store_enrolled(store, [pairs[i] for i in embedded.indices], embedded.vectors, embedded.sha256,
-                                 model_id(encoder))
-        return EnrolReport(store.folder, dict(Counter(r.identity for r in records)), skipped,
+        readable = [pairs[i] for i in embedded.indices]
+        store_enrolled(store, readable, embedded.vectors, embedded.sha256, model_id(encoder))
+        return EnrolReport(store.folder, dict(Counter(identity for _, identity in readable)), skipped,
                            len(identity_counts(store)))
 
 

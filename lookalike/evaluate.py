@@ -25,7 +25,7 @@ from lookalike.atomic import write_bytes_atomic
 from lookalike.data import BadImage
 from lookalike.data.arrays import LabelledImages, resize_square
 from lookalike.data.sources import labelled_images
-from lookalike.embed import Embedder, EmbedSettings
+from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.metrics import RetrievalScores, retrieval_scores
 from lookalike.models import Encoder, load_model, model_id
@@ -87,7 +87,7 @@ def evaluate(
     embedder = Embedder(encoder, settings)
     identity = model_id(encoder)  # hashes every weight: once per evaluation
     spent = 0.0
-    splits = []
+    splits: list[tuple[str, Features]] = []
     for role, path in (("train", train), ("test", test)):
         images = labelled_images(path, role)
         if splits and images.source == splits[0][0]:
@@ -152,6 +152,7 @@ def embed_labelled(
         if not result.indices:
             raise NothingReadable(result.failures)
         return Features(result.vectors, [images.labels[i] for i in result.indices], result.failures)
+    assert images.pixels is not None  # LabelledImages holds paths or pixels
     chunks = []
     batch = embedder.settings.batch_size
     for start in range(0, len(images), batch):
@@ -174,7 +175,7 @@ def _cache_key(identity: str, images: LabelledImages) -> str:
             except OSError:  # a link that leads nowhere: embedding reports it
                 state = "unreadable"
             digest.update(f"{path}\0{state}\0{label}\n".encode("utf-8", "surrogateescape"))
-    else:
+    elif images.pixels is not None:
         digest.update(images.pixels.contiguous().numpy().tobytes())
         digest.update("\n".join(images.labels).encode())
     return digest.hexdigest()[:32]

@@ -20,8 +20,12 @@ class RetrievalScores:
     queries: int  # queries that had at least one relevant gallery item
 
 
+Labels = Sequence[object] | np.ndarray
+"""Class labels of any kind (folder names, integer classes) as a list or an array."""
+
+
 def retrieval_scores(
-    query_labels: Sequence[str], ranked_labels: Sequence[Sequence[str]], relevant_counts: Sequence[int]
+    query_labels: Labels, ranked_labels: Sequence[Labels], relevant_counts: Sequence[int] | np.ndarray
 ) -> RetrievalScores:
     """Scores of ranked gallery labels against each query's label.
 

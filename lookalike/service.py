@@ -126,6 +126,7 @@ class GalleryService:
             with open_gallery_without_model(self.folder) as store:
                 store_enrolled(store, [(path, identity)], vectors, [digest], self._store.info.model_id)
                 stored, identities = store.find(str(path)), identity_counts(store)
+        assert stored is not None, "store_enrolled has just committed it"
         return Enrolment(identity, stored, identities)
 
     def image(self, image_id: int) -> StoredImage:

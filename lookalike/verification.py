@@ -19,8 +19,18 @@ from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.evaluate import embed_labelled
 from lookalike.gallery import GalleryStore
-from lookalike.match import (Calibration, Distance, Recognition, accepts, calibrate, choose_threshold, distance_for,
-                             identity_distances, labelled_pairs, recognise)
+from lookalike.match import (
+    Calibration,
+    Distance,
+    Recognition,
+    accepts,
+    calibrate,
+    choose_threshold,
+    distance_for,
+    identity_distances,
+    labelled_pairs,
+    recognise,
+)
 from lookalike.models import Encoder
 from lookalike.report.roc import plot_roc
 from lookalike.workspace import ModelLike, open_gallery, resolve_model
@@ -222,11 +232,11 @@ def decision_threshold(explicit: float | None, store: GalleryStore) -> float | N
 
 
 def _enrolled(store: GalleryStore) -> tuple[np.ndarray, list[str]]:
-    images = [image for image in store.images() if image.identity is not None]
-    if not images:
+    enrolled = [(image.id, image.identity) for image in store.images() if image.identity is not None]
+    if not enrolled:
         raise LookalikeError(f"nobody is enrolled in {store.folder}; enrol with: lookalike enroll DIR --gallery "
                              f"{store.folder}")
-    return store.vectors([image.id for image in images]), [image.identity for image in images]
+    return store.vectors([id_ for id_, _ in enrolled]), [identity for _, identity in enrolled]
 
 
 def _embed_each(encoder: Encoder, paths: list[Path], settings: EmbedSettings) -> np.ndarray:

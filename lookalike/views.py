@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, is_dataclass
 from typing import ClassVar, Protocol
 
 import torch
@@ -240,6 +240,8 @@ def recipe_from_dict(data: dict) -> ViewRecipe:
 
 
 def _to_dict(recipe: ViewRecipe) -> dict:
+    if not is_dataclass(recipe):
+        raise TypeError(f"a view recipe is a dataclass, not {type(recipe).__name__}")
     values = {field.name: getattr(recipe, field.name) for field in fields(recipe)}
     return {"name": recipe.name, **{key: list(v) if isinstance(v, tuple) else v for key, v in values.items()}}
 

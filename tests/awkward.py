@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from imagegen import write_truncated_jpeg
 
 

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from imagegen import TINY_CONFIG, write_image_folder
+
 from lookalike.models import create_encoder, save_model
 
 

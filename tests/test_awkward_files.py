@@ -7,8 +7,8 @@ import csv
 import io
 
 import pytest
-
 from awkward import BROKEN, UNSAFE_NAMES, VALID, write_awkward_folder
+
 from lookalike.gallery import Gallery
 from lookalike.text import printable
 

@@ -8,9 +8,9 @@ from types import SimpleNamespace
 
 import pytest
 from PIL import Image
+from imagegen import write_image_folder, write_truncated_jpeg
 from typer.testing import CliRunner
 
-from imagegen import write_image_folder, write_truncated_jpeg
 from lookalike.cli import app
 from lookalike.models import load_model
 
@@ -95,6 +95,7 @@ def test_a_missing_or_empty_folder_exits_non_zero_with_a_clear_error(tmp_path, s
 def test_mixing_models_is_refused_on_the_command_line(image_folder, tiny_model, tmp_path, cli):
     run = cli
     from imagegen import TINY_CONFIG
+
     from lookalike.models import create_encoder, save_model
 
     run("index", image_folder, "--gallery", tmp_path / "g", "--model", tiny_model, "--workers", "0")

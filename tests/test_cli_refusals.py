@@ -9,8 +9,8 @@ import json
 import math
 
 import pytest
-
 from imagegen import TINY_CONFIG
+
 from lookalike.models import create_encoder, load_model, save_model
 from lookalike.models.storage import CONFIG_FILE
 

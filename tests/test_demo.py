@@ -1,6 +1,6 @@
 import pytest
-
 from imagegen import TINY_CONFIG
+
 from lookalike.demo import run_demo
 
 

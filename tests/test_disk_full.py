@@ -9,8 +9,8 @@ from pathlib import Path
 
 import faiss
 import pytest
-
 from imagegen import write_image_folder
+
 from lookalike.gallery import Gallery
 
 NO_SPACE = os.strerror(errno.ENOSPC)

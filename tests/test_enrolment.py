@@ -1,8 +1,8 @@
 import shutil
 
 import pytest
-
 from imagegen import TINY_CONFIG, write_image_folder
+
 from lookalike.embed import EmbedSettings
 from lookalike.enrolment import enroll_folder, enrolment_images, list_identities, remove_identity, rename_identity
 from lookalike.errors import LookalikeError, ModelMismatchError, NothingReadable

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from imagegen import TINY_CONFIG, write_image_folder
+
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError
 from lookalike.evaluate import _retrieval, evaluate

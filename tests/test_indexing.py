@@ -4,14 +4,14 @@ import shutil
 import numpy as np
 import pytest
 from PIL import Image
-
 from imagegen import TINY_CONFIG, write_truncated_jpeg
+
 from lookalike.data import find_images
 from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import ModelMismatchError
 from lookalike.gallery import Gallery
 from lookalike.indexing import index_folder, remove_from_gallery
-from lookalike.models import create_encoder, load_model, model_id, save_model
+from lookalike.models import create_encoder, load_model, model_id
 
 IN_PROCESS = EmbedSettings(workers=0)  # small folders: worker start-up would cost more than it saves
 
@@ -58,7 +58,8 @@ def test_a_second_run_embeds_only_what_changed(image_folder, tiny_model, tmp_pat
     with Gallery.open(gallery, read_only=True) as store:
         assert len(store) == 13
         assert store.find(str(touched.resolve())).mtime_ns == touched.stat().st_mtime_ns
-        vectors = store.vectors([store.find(str(changed.resolve())).id, store.find(str((image_folder / "class2" / "new.png").resolve())).id])
+        new = image_folder / "class2" / "new.png"
+        vectors = store.vectors([store.find(str(changed.resolve())).id, store.find(str(new.resolve())).id])
     np.testing.assert_allclose(vectors[0], vectors[1], atol=1e-6)  # same picture, same vector
 
 

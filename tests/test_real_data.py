@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
-
 from awkward import write_awkward_folder
 from imagegen import SHARED_DATA
+
 from lookalike.text import printable
 
 FLOWERS = SHARED_DATA / "flowers_recognition"

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from imagegen import write_truncated_jpeg
+
 from lookalike.data import find_images
 from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError

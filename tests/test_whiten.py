@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 import torch
+from imagegen import write_truncated_jpeg
 from typer.testing import CliRunner
 
-from imagegen import write_truncated_jpeg
 from lookalike.cli import app
 from lookalike.data import find_images, iter_decoded_batches
 from lookalike.embed import EmbedSettings, Embedder

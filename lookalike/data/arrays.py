@@ -30,7 +30,7 @@ class LabelledImages:
     def __post_init__(self) -> None:
         if (self.paths is None) == (self.pixels is None):
             raise ValueError("LabelledImages needs exactly one of paths and pixels")
-        count = len(self.paths) if self.paths is not None else self.pixels.shape[0]
+        count = len(self.paths) if self.paths is not None else len(self.pixels)  # type: ignore[arg-type]
         if len(self.labels) != count:
             raise ValueError(f"LabelledImages has {len(self.labels)} labels for {count} images")
 

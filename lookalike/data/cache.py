@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from lookalike.data.decode import BadImage
@@ -38,7 +39,7 @@ class ImageCache:
     def size(self) -> int:
         return self.pixels.shape[-1]
 
-    def subset(self, positions: Sequence[int]) -> ImageCache:
+    def subset(self, positions: Sequence[int] | np.ndarray) -> ImageCache:
         """The images at `positions` (a split), sharing nothing mutable with this cache."""
         positions = list(positions)
         return ImageCache([self.paths[i] for i in positions], self.pixels[positions].clone())

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from lookalike.errors import LookalikeError
 try:
     from numpy._core.multiarray import _reconstruct as _numpy_reconstruct
 except ImportError:  # numpy 1.x
-    from numpy.core.multiarray import _reconstruct as _numpy_reconstruct
+    from numpy.core.multiarray import _reconstruct as _numpy_reconstruct  # type: ignore[no-redef]
 
 CIFAR10_FOLDER = "cifar-10-batches-py"
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
@@ -133,7 +133,7 @@ def _reconstruct(subtype: Any, shape: Any, typecode: Any) -> np.ndarray:
     """numpy's `_reconstruct`, limited to the empty plain ndarray that pickled arrays start from."""
     if subtype is not np.ndarray or shape != (0,):
         raise pickle.UnpicklingError("unexpected arguments to numpy's array reconstruction")
-    return _numpy_reconstruct(subtype, shape, typecode)
+    return cast(np.ndarray, _numpy_reconstruct(subtype, shape, typecode))
 
 
 def _plain_dtype(*args: Any) -> np.dtype:

@@ -90,6 +90,7 @@ def decode_rgb(
     """
     if size is not None and size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
+    label: str | Path
     if isinstance(source, bytes):
         data, label = source, name or "<bytes>"
     else:

@@ -46,7 +46,7 @@ def _walk(folder: Path) -> Iterator[Path]:
         with os.scandir(folder) as listing:
             entries = list(listing)
     except OSError as error:
-        warnings.warn(f"skipping unreadable folder {folder}: {error.strerror or error}")
+        warnings.warn(f"skipping unreadable folder {folder}: {error.strerror or error}", stacklevel=2)
         return
     for entry in entries:
         if entry.name.startswith("."):

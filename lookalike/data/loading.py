@@ -38,7 +38,7 @@ class DecodedBatch:
 
 
 class _DecodedImage(NamedTuple):
-    index: int
+    index: int  # type: ignore[assignment]  # a field, not tuple.index
     pixels: np.ndarray
     sha256: str
 

@@ -38,7 +38,8 @@ def flower_photos(root: Path | None = None) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         archive = Path(scratch) / "flower_photos.tgz"
-        with urllib.request.urlopen(FLOWERS_URL, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response, open(archive, "wb") as fh:
+        with (urllib.request.urlopen(FLOWERS_URL, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response,
+              open(archive, "wb") as fh):
             shutil.copyfileobj(response, fh)
         with tarfile.open(archive) as tar:
             tar.extractall(scratch, filter="data")  # the "data" filter refuses absolute paths and links out
@@ -72,4 +73,5 @@ def demo_images(root: Path | None = None) -> tuple[Path, str]:
         return flower_photos(root), "TensorFlow flower photos (downloaded and cached)"
     except (OSError, tarfile.TarError) as err:  # URLError is an OSError
         reason = getattr(err, "reason", err)
-        return sklearn_digits(root), f"scikit-learn handwritten digits (offline fallback: the flower download failed: {reason})"
+        return sklearn_digits(root), ("scikit-learn handwritten digits (offline fallback: the flower download "
+                                      f"failed: {reason})")

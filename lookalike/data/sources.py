@@ -58,12 +58,12 @@ def training_images(
             on_plan(len(paths))
         return cache_images(paths, size, workers=workers, max_bytes=max_bytes, on_progress=on_progress)
     if kind == "stl10":
-        folder = find_stl10(path)
+        folder = _found(find_stl10(path))
         images = map_stl10_images(folder, "unlabeled")
         file = images_file(folder, "unlabeled")
         names = [Path(f"{file}#{index}") for index in range(len(images))]
     else:
-        batches = [read_cifar10_batch(file) for file in cifar10_batch_files(find_cifar10(path), "train")]
+        batches = [read_cifar10_batch(file) for file in cifar10_batch_files(_found(find_cifar10(path)), "train")]
         images = np.concatenate([batch.pixels for batch in batches])
         names = [Path(f"{batch.file}#{index}") for batch in batches for index in range(len(batch))]
     check_cache_size(len(images), size, max_bytes)
@@ -80,21 +80,30 @@ def labelled_images(path: str | Path, role: str) -> LabelledImages:
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     kind = dataset_kind(path)
     if kind == "stl10":
-        return read_stl10_labelled(find_stl10(path), role)
+        return read_stl10_labelled(_found(find_stl10(path)), role)
     if kind == "cifar10":
-        return read_cifar10_labelled(find_cifar10(path), role)
+        return read_cifar10_labelled(_found(find_cifar10(path)), role)
     paths = find_images(path)
     root = Path(path).resolve()
-    labels = [label_for(file, root) for file in paths]
-    if None in labels:
-        example = paths[labels.index(None)]
-        raise LookalikeError(
-            f"{example}: is directly in {path}, not in a class sub-folder; evaluation needs one sub-folder per class"
-        )
+    labels = []
+    for file in paths:
+        label = label_for(file, root)
+        if label is None:
+            raise LookalikeError(
+                f"{file}: is directly in {path}, not in a class sub-folder; evaluation needs one sub-folder per class"
+            )
+        labels.append(label)
     classes = sorted(set(labels))
     if len(classes) < 2:
         raise LookalikeError(f"{path}: only one class ({classes[0]}); evaluation needs at least two class sub-folders")
     return LabelledImages(labels, str(root), paths=paths)
+
+
+def _found(folder: Path | None) -> Path:
+    """The data set folder that `dataset_kind` has just found."""
+    if folder is None:
+        raise ValueError("dataset_kind and the finder disagree")
+    return folder
 
 
 def _array_cache(

@@ -192,7 +192,7 @@ class Catalog:
                 (_to_sql(record.path), record.size, record.mtime_ns, record.sha256, _to_sql(record.label),
                  _to_sql(record.identity)),
             )
-            ids.append(cursor.lastrowid)
+            ids.append(int(cursor.lastrowid or 0))  # an INSERT always sets it
         return ids
 
     def delete(self, ids: Iterable[int]) -> None:

@@ -24,6 +24,9 @@ class GalleryStore(Protocol):
     ``commit()``.
     """
 
+    folder: Path
+    """Where the gallery lives, for messages and for files kept beside it."""
+
     @property
     def info(self) -> GalleryInfo: ...
 

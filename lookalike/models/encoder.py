@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -98,7 +99,9 @@ class EncoderConfig:
         unknown = set(data) - known
         if unknown:
             raise LookalikeError(f"unknown encoder settings: {', '.join(sorted(unknown))}")
-        return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in data.items()})
+        settings: dict[str, Any] = {key: tuple(value) if isinstance(value, list) else value
+                                    for key, value in data.items()}
+        return cls(**settings)
 
     def digest(self) -> str:
         """A hash of the architecture settings, stable across runs and machines."""
@@ -124,6 +127,9 @@ class Encoder(nn.Module):
     The embedding is taken where `config.embed_from` says; an objective may ask for another layer (`at=`), which
     is how SimCLR's loss sees the projection head while search sees the backbone features.
     """
+
+    _mean: torch.Tensor
+    _std: torch.Tensor
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
@@ -163,6 +169,6 @@ class Encoder(nn.Module):
         if (at or self.config.embed_from) == "head":
             features = self.head(features)
         features = F.normalize(features.float(), dim=1)
-        if at is None and self.config.whiten:
+        if at is None and self.config.whiten and self.whitening is not None:  # evaluate may switch it off
             features = F.normalize(self.whitening(features), dim=1)
         return features

@@ -105,7 +105,8 @@ def _read_config(folder: Path) -> dict:
     if not isinstance(meta, dict) or meta.get("library") != "lookalike":
         raise LookalikeError(f"{path}: not a lookalike model config")
     if meta.get("format") != FORMAT_VERSION:
-        raise LookalikeError(f"{path}: model format {meta.get('format')!r} is not supported (expected {FORMAT_VERSION})")
+        raise LookalikeError(f"{path}: model format {meta.get('format')!r} is not supported "
+                             f"(expected {FORMAT_VERSION})")
     return meta
 
 

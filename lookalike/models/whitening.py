@@ -22,6 +22,9 @@ class Whitening(nn.Module):
     """x -> (x - mean) @ projection, computed in fp32 whatever autocast says, since the projection scales small
     directions up and bf16 would round them away."""
 
+    mean: torch.Tensor
+    projection: torch.Tensor
+
     def __init__(self, in_dim: int, out_dim: int) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(in_dim))

@@ -31,6 +31,7 @@ class PairObjective(Objective):
     """
 
     name = "pair"
+    head: PairHead
 
     def __init__(self, head: PairHead) -> None:
         super().__init__()

@@ -39,7 +39,7 @@ def _frame_colour(query_label: str | None, hit_label: str | None) -> tuple[int, 
     return _SAME if query_label == hit_label else _OTHER
 
 
-def _fit(text: str, font: ImageFont.ImageFont, width: int) -> str:
+def _fit(text: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> str:
     """Shorten `text` from the left until it fits `width` pixels: a path's end says the most."""
     if font.getlength(text) <= width:
         return text

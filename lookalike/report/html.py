@@ -35,8 +35,8 @@ class Section:
 def _section_html(section: Section, page_dir: Path) -> str:
     parts = [f"<h2>{html.escape(section.title)}</h2>"]
     if section.facts:
-        rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in section.facts)
-        parts.append(f"<table>{rows}</table>")
+        facts = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in section.facts)
+        parts.append(f"<table>{facts}</table>")
     if section.table:
         header, rows = section.table
         head = "".join(f"<th>{html.escape(cell)}</th>" for cell in header)

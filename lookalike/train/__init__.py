@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lookalike.train.folder import Callbacks, FolderRun, resume_training, train_folder
 from lookalike.train.settings import TrainSettings
-from lookalike.train.trainer import StepProgress, Trainer, TrainReport
+from lookalike.train.trainer import StepProgress, TrainReport, Trainer
 
 __all__ = [
     "Callbacks",

@@ -91,7 +91,8 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
         tensors_file = _tensors_file(meta, folder)
         data = (folder / tensors_file).read_bytes()
     except FileNotFoundError as err:
-        raise LookalikeError(f"no checkpoint to resume from in {folder} ({Path(err.filename).name} is missing)") from None
+        missing = Path(err.filename).name
+        raise LookalikeError(f"no checkpoint to resume from in {folder} ({missing} is missing)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LookalikeError(f"{folder}: unreadable checkpoint ({err})") from None
     if meta.get("format") != FORMAT_VERSION:

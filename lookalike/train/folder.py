@@ -24,7 +24,7 @@ from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.runtime import pick_device
 from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
 from lookalike.train.settings import TrainSettings
-from lookalike.train.trainer import StepProgress, Trainer, TrainReport
+from lookalike.train.trainer import StepProgress, TrainReport, Trainer
 from lookalike.views import ViewRecipe, recipe_from_dict, recipe_named
 
 
@@ -75,7 +75,8 @@ def train_folder(
     """
     out = Path(out)
     if checkpoint_dir(out).is_dir():
-        raise LookalikeError(f"{out} already holds a training run; pass --resume to continue it, or choose another --out")
+        raise LookalikeError(f"{out} already holds a training run; pass --resume to continue it, or choose another "
+                             "--out")
     refuse_existing_model(out)
     if not 0 < valid_fraction < 1:
         raise LookalikeError(f"the validation fraction must be between 0 and 1, got {valid_fraction}")

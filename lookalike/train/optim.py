@@ -29,7 +29,7 @@ def make_optimizer(
     raise ValueError(f"unknown optimizer {name!r}")
 
 
-def lr_factor(step: int, total_steps: int, warmup_steps: int, schedule: str) -> float:
+def lr_factor(step: int, total_steps: float, warmup_steps: int, schedule: str) -> float:
     """The multiple of the base rate at `step` (0-based): a linear warm-up, then constant or a cosine to zero."""
     if warmup_steps and step < warmup_steps:
         return (step + 1) / warmup_steps

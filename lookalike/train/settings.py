@@ -9,7 +9,6 @@ from lookalike.errors import LookalikeError
 from lookalike.runtime import PRECISIONS
 from lookalike.train.optim import OPTIMIZERS, SCHEDULES
 
-
 EPOCHS_WITHIN_MINUTES = 10_000
 """The epoch limit of a run given minutes and no epochs: in effect none, the time decides."""
 

@@ -96,7 +96,7 @@ class Trainer:
         self.ranks = distributed.current()
         if self.ranks.world > 1 and self.device.type == "cuda":
             encoder = torch.nn.SyncBatchNorm.convert_sync_batchnorm(encoder)  # SimCLR's global batch norm
-        self.encoder = encoder.to(self.device, memory_format=torch.channels_last)
+        self.encoder = encoder.to(self.device).to(memory_format=torch.channels_last)
         self.objective = objective.to(self.device)
         self.first_view = first_view
         self.second_view = second_view
@@ -197,7 +197,8 @@ class Trainer:
             self.encoder.train()
             self.objective.train()
             epoch_started = time.perf_counter()
-            loss_sum, stat_sums, images = 0.0, {}, 0
+            loss_sum, images = 0.0, 0
+            stat_sums: dict[str, float] = {}
             for step in range(steps_per_epoch):
                 steps_left = self._steps_left(budget)
                 if steps_left < 1:

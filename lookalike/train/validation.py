@@ -8,6 +8,7 @@ for every objective.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -46,11 +47,11 @@ class FixedValidation:
             first = prepare(self.first[start:start + self.batch_size])
             second = prepare(self.second[start:start + self.batch_size])
             if len(first) >= 2:
-                output = run(lambda: objective(encoder, first, second, generator=generator))
+                output = run(partial(objective, encoder, first, second, generator=generator))
                 losses.append(float(output.loss))
                 weights.append(len(first))
-            embeddings_first.append(run(lambda: encoder(first)).float().cpu())
-            embeddings_second.append(run(lambda: encoder(second)).float().cpu())
+            embeddings_first.append(run(partial(encoder, first)).float().cpu())
+            embeddings_second.append(run(partial(encoder, second)).float().cpu())
         anchors, positives = torch.cat(embeddings_first), torch.cat(embeddings_second)
         d_ap = squared_l2(anchors, positives)
         d_an = squared_l2(anchors, anchors[self.negative])

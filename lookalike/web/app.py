@@ -26,19 +26,19 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, Response
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from lookalike import __version__
 from lookalike.data import BadImage
 from lookalike.data.decode import TooManyPixels
 from lookalike.embed import EmbedSettings
+from lookalike.enrolment import MAX_IDENTITY_LENGTH, BadIdentityName
 from lookalike.errors import LookalikeError
 from lookalike.gallery import Hit, StoredImage
-from lookalike.enrolment import MAX_IDENTITY_LENGTH, BadIdentityName
 from lookalike.gallery.stored_file import StoredFileChanged, StoredFileMissing
 from lookalike.service import GalleryService, UnknownImage
 from lookalike.text import printable
@@ -52,6 +52,8 @@ THUMBNAIL_SIZE = 192
 MAX_K = 100
 STATIC = Path(__file__).parent / "static"
 
+_DECISIONS: dict[bool | None, Literal["same", "different", "undecided"]] = {
+    True: "same", False: "different", None: "undecided"}
 _IMAGE_HEADERS = {"Cache-Control": "private, max-age=3600"}
 """An id is never reused, so images may be cached (they are never sniffed: see lookalike.web.security)."""
 
@@ -217,7 +219,7 @@ def search_image(service: Service, image_id: int, k: KOption = 10,
 def verify(request: Request, service: Service, first: Annotated[UploadFile, File()],
            second: Annotated[UploadFile, File()], threshold: ThresholdOption = None) -> VerifyOut:
     verdict = service.verify(_read(request, first), _read(request, second), threshold)
-    decision = {True: "same", False: "different", None: "undecided"}[verdict.same]
+    decision = _DECISIONS[verdict.same]
     return VerifyOut(distance=verdict.distance, similarity=verdict.similarity, threshold=verdict.tau,
                      same=verdict.same, decision=decision, scorer=verdict.scorer)
 

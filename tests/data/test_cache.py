@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from imagegen import write_image_folder, write_truncated_jpeg
+
 from lookalike.data import find_images
 from lookalike.data.cache import cache_images
 from lookalike.errors import LookalikeError

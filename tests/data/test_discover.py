@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lookalike.data import IMAGE_SUFFIXES, collect_images, find_images, label_for
-from lookalike.data import discover
+from lookalike.data import IMAGE_SUFFIXES, collect_images, discover, find_images, label_for
 from lookalike.errors import LookalikeError
 
 

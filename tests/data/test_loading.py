@@ -10,8 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lookalike.data import DecodedBatch, file_sha256, iter_decoded_batches
-from lookalike.data import loading
+from lookalike.data import DecodedBatch, file_sha256, iter_decoded_batches, loading
 
 SaveImage = Callable[..., Path]
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from imagegen import write_image_folder
+from test_cifar import write_cifar10
+from test_stl10 import random_images, write_stl10
+
 from lookalike.data.arrays import LabelledImages, resize_square
 from lookalike.data.sources import dataset_kind, labelled_images, training_images
 from lookalike.errors import LookalikeError
-from test_cifar import write_cifar10
-from test_stl10 import random_images, write_stl10
 
 
 class Progress:

@@ -70,7 +70,8 @@ def test_the_pair_head_distance_is_one_minus_its_probability_in_both_layouts():
     for i in range(2):
         for j in range(3):
             with torch.no_grad():
-                expected = 1 - head.probability(torch.from_numpy(queries[i:i + 1]), torch.from_numpy(references[j:j + 1]))
+                query, reference = torch.from_numpy(queries[i:i + 1]), torch.from_numpy(references[j:j + 1])
+                expected = 1 - head.probability(query, reference)
             assert pairwise[i, j] == pytest.approx(float(expected), abs=1e-6)
     assert pairwise[0, 0] < pairwise[0, 2]  # the untrained head already ranks identical above opposite
     np.testing.assert_allclose(CosineDistance().paired(queries, queries), [0, 0], atol=1e-6)

@@ -2,8 +2,8 @@ import math
 
 import pytest
 import torch
-
 from imagegen import TINY_CONFIG
+
 from lookalike.errors import LookalikeError
 from lookalike.models import create_encoder
 from lookalike.objectives import NTXentLoss, NTXentObjective

@@ -1,8 +1,7 @@
+import gloo_workers
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
-
-import gloo_workers
 
 
 def test_two_gloo_processes_give_the_single_process_loss_and_gradients(tmp_path):

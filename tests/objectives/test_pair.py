@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
-
 from tiny_objective_inputs import TinyEncoder, noisy_views
+
 from lookalike.models.pair_head import PairHead
 from lookalike.objectives import PairObjective, random_derangement
 

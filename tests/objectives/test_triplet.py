@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from tiny_objective_inputs import TinyEncoder, noisy_views
+
 from lookalike.errors import LookalikeError
 from lookalike.objectives import (
     DEFAULT_MARGIN,

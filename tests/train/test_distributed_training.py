@@ -1,9 +1,9 @@
 import socket
 
 import torch.multiprocessing as mp
-
 import torchrun_workers
 from imagegen import write_image_folder
+
 from lookalike.models import load_model, model_id
 from lookalike.train.history import LOG_FILE
 

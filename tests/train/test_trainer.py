@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 import torch
-
 from imagegen import TINY_CONFIG, write_image_folder
+
 from lookalike.data import find_images
 from lookalike.data.cache import cache_images
 from lookalike.errors import LookalikeError
@@ -17,7 +17,7 @@ from lookalike.models import create_encoder, load_model
 from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.objectives import MINERS
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import Trainer, TrainSettings
+from lookalike.train import TrainSettings, Trainer
 from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
 from lookalike.views import PlainView, SeedView
 

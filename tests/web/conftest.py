@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from imagegen import TINY_CONFIG, write_image_folder
+
 from lookalike.embed import EmbedSettings
 from lookalike.indexing import index_folder
 from lookalike.models import create_encoder, save_model

@@ -6,10 +6,10 @@ import io
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from PIL import Image
-
+from fastapi.testclient import TestClient
 from imagegen import write_truncated_jpeg
+
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError
 from lookalike.gallery import Gallery

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from imagegen import TINY_CONFIG
+
 from lookalike.embed import EmbedSettings
 from lookalike.gallery import Gallery
 from lookalike.indexing import index_folder

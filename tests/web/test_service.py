@@ -6,6 +6,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 
 from imagegen import write_image_folder
+
 from lookalike.embed import EmbedSettings
 from lookalike.gallery import Gallery
 from lookalike.indexing import index_folder
