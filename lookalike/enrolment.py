@@ -17,7 +17,7 @@ import numpy as np
 
 from lookalike.data import IMAGE_SUFFIXES, BadImage, find_images
 from lookalike.embed import EmbedSettings, Embedder
-from lookalike.errors import LookalikeError, NothingReadable
+from lookalike.errors import LookalikeError, NotEnrolled, NothingReadable
 from lookalike.gallery import GalleryStore, ImageRecord
 from lookalike.models import model_id
 from lookalike.text import has_unsafe_characters, printable
@@ -36,6 +36,8 @@ class EnrolReport:
 
 class BadIdentityName(LookalikeError):
     """A name that cannot be an identity."""
+
+    http_status = 400
 
 
 def identity_name(name: str) -> str:
@@ -177,4 +179,4 @@ def identity_counts(store: GalleryStore) -> dict[str, int]:
 def _check_known(name: str, known: dict[str, int], folder: Path) -> None:
     if name not in known:
         listing = ", ".join(known) if known else "nobody yet"
-        raise LookalikeError(f"{name!r} is not enrolled in {folder} (enrolled: {listing})")
+        raise NotEnrolled(f"{name!r} is not enrolled in {folder} (enrolled: {listing})")

@@ -37,6 +37,8 @@ UPLOADS_DIR = "uploads"
 class UnknownImage(LookalikeError):
     """An image id the gallery does not hold."""
 
+    http_status = 404
+
 
 @dataclass(frozen=True)
 class Overview:

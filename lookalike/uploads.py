@@ -51,6 +51,9 @@ def return_large_buffers_to_the_system(threshold: int = 1 << 20) -> bool:
 class Busy(LookalikeError):
     """Every decoding slot stayed taken for as long as a request may wait; the client should try again soon."""
 
+    http_status = 503
+    retry_after_seconds = 5
+
 
 @dataclass(frozen=True)
 class UploadLimits:

@@ -16,7 +16,7 @@ import numpy as np
 from lookalike.data import BadImage, collect_images
 from lookalike.data.sources import labelled_images
 from lookalike.embed import EmbedSettings, Embedder
-from lookalike.errors import LookalikeError, NothingReadable
+from lookalike.errors import LookalikeError, NotEnrolled, NotReady, NothingReadable
 from lookalike.evaluate import embed_labelled
 from lookalike.gallery import GalleryStore
 from lookalike.match import (
@@ -113,7 +113,7 @@ def verify_claim(
         vectors, identities = _enrolled(store)
         if claimed not in identities:
             known = ", ".join(sorted(set(identities))) or "nobody yet"
-            raise LookalikeError(f"{claimed!r} is not enrolled in {store.folder} (enrolled: {known})")
+            raise NotEnrolled(f"{claimed!r} is not enrolled in {store.folder} (enrolled: {known})")
     query = _embed_each(encoder, [Path(image)], settings)
     scorer = distance_for(encoder)
     names, distances = identity_distances(query, vectors, identities, distance=scorer, aggregate=aggregate)
@@ -154,7 +154,7 @@ def read_enrolled(store: GalleryStore, threshold: float | None = None) -> Enroll
     gallery's calibrated one; without either there is no decision to make, which is an error)."""
     tau = decision_threshold(threshold, store)
     if tau is None:
-        raise LookalikeError(_NO_THRESHOLD)
+        raise NotReady(_NO_THRESHOLD)
     vectors, identities = _enrolled(store)
     return Enrolled(vectors, identities, tau)
 
@@ -234,7 +234,7 @@ def decision_threshold(explicit: float | None, store: GalleryStore) -> float | N
 def _enrolled(store: GalleryStore) -> tuple[np.ndarray, list[str]]:
     enrolled = [(image.id, image.identity) for image in store.images() if image.identity is not None]
     if not enrolled:
-        raise LookalikeError(f"nobody is enrolled in {store.folder}; enrol with: lookalike enroll DIR --gallery "
+        raise NotReady(f"nobody is enrolled in {store.folder}; enrol with: lookalike enroll DIR --gallery "
                              f"{store.folder}")
     return store.vectors([id_ for id_, _ in enrolled]), [identity for _, identity in enrolled]
 

@@ -35,6 +35,8 @@ _WHITE = (255, 255, 255, 255)
 class BadImage(LookalikeError):
     """A file that cannot be used as an image; ``reason`` says why in a few words."""
 
+    http_status = 400
+
     def __init__(self, path: str | Path, reason: str) -> None:
         super().__init__(path, reason)  # both in args, so the error survives pickling out of a worker process
         self.path = Path(path)
@@ -46,6 +48,8 @@ class BadImage(LookalikeError):
 
 class TooManyPixels(BadImage):
     """An image whose header declares more pixels than the limit allows; refused before any pixel is decoded."""
+
+    http_status = 413
 
 
 def read_image_file(path: str | Path) -> bytes:

@@ -38,7 +38,7 @@ from types import TracebackType
 import numpy as np
 
 from lookalike.atomic import fsync_dir
-from lookalike.errors import LookalikeError, ModelMismatchError, WriteFailed
+from lookalike.errors import LookalikeError, ModelMismatchError, StorageFailed, WriteFailed
 from lookalike.gallery.catalog import CATALOG_NAME, Catalog
 from lookalike.gallery.manifest import MANIFEST_NAME, Manifest
 from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
@@ -332,7 +332,7 @@ class Gallery:
                 catalog.commit(generation)
             except (WriteFailed, sqlite3.Error) as error:
                 self._discard_pending()
-                raise LookalikeError(f"gallery {self.folder}: the commit failed ({error}); the gallery still holds "
+                raise StorageFailed(f"gallery {self.folder}: the commit failed ({error}); the gallery still holds "
                                      "what its last commit stored") from None
             self._generation, self._index_changed = generation, False
             if self._manifest.index != self._index.kind:
@@ -394,7 +394,7 @@ class Gallery:
                 yield catalog
             except sqlite3.Error as error:
                 self._discard_pending()
-                raise LookalikeError(f"gallery {self.folder}: cannot write {CATALOG_NAME} ({error}); the gallery "
+                raise StorageFailed(f"gallery {self.folder}: cannot write {CATALOG_NAME} ({error}); the gallery "
                                      "still holds what its last commit stored") from None
             except BaseException:
                 self._discard_pending()

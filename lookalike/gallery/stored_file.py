@@ -19,9 +19,13 @@ from lookalike.gallery.records import StoredImage
 class StoredFileMissing(LookalikeError):
     """The file of a stored image is no longer there."""
 
+    http_status = 404
+
 
 class StoredFileChanged(LookalikeError):
     """The file of a stored image is there but is no longer the one that was indexed."""
+
+    http_status = 410
 
 
 def read_stored_file(image: StoredImage) -> bytes:

@@ -34,15 +34,13 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from lookalike import __version__
 from lookalike.data import BadImage
-from lookalike.data.decode import TooManyPixels
 from lookalike.embed import EmbedSettings
-from lookalike.enrolment import MAX_IDENTITY_LENGTH, BadIdentityName
+from lookalike.enrolment import MAX_IDENTITY_LENGTH
 from lookalike.errors import LookalikeError
 from lookalike.gallery import Hit, StoredImage
-from lookalike.gallery.stored_file import StoredFileChanged, StoredFileMissing
-from lookalike.service import GalleryService, UnknownImage
+from lookalike.service import GalleryService
 from lookalike.text import printable
-from lookalike.uploads import Busy, Upload, UploadDecoder, UploadLimits
+from lookalike.uploads import Upload, UploadDecoder, UploadLimits
 from lookalike.web.limits import UploadLimit, too_large
 from lookalike.web.security import LOOPBACK_NAMES, SecurityHeaders
 from lookalike.workspace import ModelLike
@@ -299,20 +297,14 @@ def create_app(
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    app.add_exception_handler(BadImage, _answer(400))
-    app.add_exception_handler(BadIdentityName, _answer(400))
-    app.add_exception_handler(TooManyPixels, _answer(413))
-    app.add_exception_handler(UnknownImage, _answer(404))
-    app.add_exception_handler(StoredFileMissing, _answer(404))
-    app.add_exception_handler(StoredFileChanged, _answer(410))
-    app.add_exception_handler(Busy, _answer(503, {"Retry-After": "5"}))
-    app.add_exception_handler(LookalikeError, _answer(409))
+    app.add_exception_handler(LookalikeError, _answer)
     return app
 
 
-def _answer(status: int, headers: dict[str, str] | None = None):
-    """An exception handler that answers `status` with the error's message, made printable, as the detail."""
-    async def handle(request: Request, error: Exception) -> JSONResponse:
-        return JSONResponse({"detail": printable(str(error))}, status_code=status, headers=headers)
-
-    return handle
+async def _answer(request: Request, error: Exception) -> JSONResponse:
+    """A user's error in words, made printable, with the status its class declares (see lookalike.errors); one
+    that asks the client to come back later says when."""
+    status = getattr(error, "http_status", 409)
+    retry = getattr(error, "retry_after_seconds", None)
+    return JSONResponse({"detail": printable(str(error))}, status_code=status,
+                        headers={"Retry-After": str(retry)} if retry is not None else None)

@@ -205,3 +205,18 @@ def test_the_server_can_return_large_buffers_to_the_system():
     from lookalike.uploads import return_large_buffers_to_the_system
 
     assert return_large_buffers_to_the_system() is True
+
+
+def test_a_full_disk_during_an_enrolment_is_507_in_words(writable_gallery, indexed, monkeypatch):
+    from lookalike import service
+    from lookalike.errors import WriteFailed
+
+    def full(path, data):
+        raise WriteFailed(path, "No space left on device")
+
+    monkeypatch.setattr(service, "write_bytes_atomic", full)
+    with _client(writable_gallery, token="t") as client:
+        response = client.post("/api/enroll", headers={"Authorization": "Bearer t"}, data={"identity": "ann"},
+                               files={"file": ("a.png", (indexed[0] / "class0" / "img1.png").read_bytes())})
+        assert response.status_code == 507 and "No space left on device" in response.json()["detail"]
+        assert client.get("/api/gallery").json()["identities"] == {}
