@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -30,14 +30,13 @@ import torch
 from lookalike import distributed
 from lookalike.data.cache import ImageCache
 from lookalike.errors import LookalikeError, WriteFailed
-from lookalike.models import Encoder, model_id, save_model
+from lookalike.models import Encoder, model_id
 from lookalike.objectives import Objective
-from lookalike.report.curves import CURVES_FILE, plot_curves
 from lookalike.runtime import autocast, autocast_dtype, pick_device
 from lookalike.train.budget import TimeBudget
-from lookalike.train.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint, save_checkpoint
-from lookalike.train.history import LOG_FILE, write_history
+from lookalike.train.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint
 from lookalike.train.optim import lr_factor, make_optimizer
+from lookalike.train.run_files import RunFiles
 from lookalike.train.settings import TrainSettings
 from lookalike.train.validation import FixedValidation
 from lookalike.views import ViewRecipe
@@ -56,6 +55,25 @@ class StepProgress:
     images_per_second: float
     seconds_left: float | None = None
     """What remains of the time budget, if the run has one."""
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    """How many steps an epoch and the whole run hold, and how many of them warm the learning rate up."""
+
+    steps_per_epoch: int
+    total_steps: int
+    warmup_steps: int
+
+
+@dataclass
+class _RunState:
+    """Where a run stands: epochs and steps done, their log rows, and the seconds spent (for a time budget)."""
+
+    epoch: int = 0
+    step: int = 0
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @dataclass
@@ -101,6 +119,7 @@ class Trainer:
         self.first_view = first_view
         self.second_view = second_view
         self.out_dir = Path(out_dir)
+        self.files = RunFiles(self.out_dir)
         self.run_info = dict(run_info or {})
         self.image_size = encoder.config.image_size
         self.trainable = [p for p in self.encoder.parameters() if p.requires_grad]
@@ -163,105 +182,122 @@ class Trainer:
         """Train for `settings.epochs` epochs (counting those already done when resuming), or until `settings.minutes`
         have passed since `started` (a reading of `clock`, by default now), checkpointing each epoch."""
         settings = self.settings
-        batch, rank, world = settings.batch_size, self.ranks.rank, self.ranks.world
-        if len(train) < 2 * world:
-            raise LookalikeError(f"training needs at least {2 * world} distinct images, found {len(train)}")
-        if batch % world:
-            raise LookalikeError(f"the batch size ({batch}) must be a multiple of the number of processes ({world})")
-        # Each process needs at least two images of a batch to find a negative among them, so a shorter last batch
-        # is dropped; any other remainder is trained on, cut to a multiple of the number of processes.
-        last = len(train) % batch - len(train) % batch % world
-        steps_per_epoch = len(train) // batch + (last >= 2 * world)
-        total_steps = steps_per_epoch * settings.epochs
-        warmup_steps = round(settings.warmup_epochs * steps_per_epoch)
-        validation = (FixedValidation(valid.pixels, self.views, settings.seed, max(batch, 64))
+        schedule = self._schedule(len(train))
+        validation = (FixedValidation(valid.pixels, self.views, settings.seed, max(settings.batch_size, 64))
                       if valid is not None and len(valid) >= 2 else None)
-
-        history: list[dict] = []
-        start_epoch = global_step = 0
-        spent = 0.0
         if resume:
-            start_epoch, global_step, history, spent = self._restore()
+            run = self._restore()
         else:
             torch.manual_seed(settings.seed)
+            run = _RunState()
+        start_epoch = run.epoch
         fit_started = time.perf_counter()
         budget = TimeBudget(None if settings.minutes is None else settings.minutes * 60,
-                            self.clock() if started is None else started, spent=spent, clock=self.clock)
+                            self.clock() if started is None else started, spent=run.seconds, clock=self.clock)
         out_of_time = False
-        for epoch in range(start_epoch, settings.epochs):
-            epoch_seed = settings.seed + _EPOCH_SEED_STRIDE * (epoch + 1)
-            generator = torch.Generator().manual_seed(epoch_seed)
-            order = torch.randperm(len(train), generator=generator)
-            if world > 1:  # the same order everywhere, but each process's own views
-                generator = torch.Generator().manual_seed(epoch_seed + _RANK_SEED_STRIDE * (rank + 1))
-            self.encoder.train()
-            self.objective.train()
-            epoch_started = time.perf_counter()
-            loss_sum, images = 0.0, 0
-            stat_sums: dict[str, float] = {}
-            for step in range(steps_per_epoch):
-                steps_left = self._steps_left(budget)
-                if steps_left < 1:
-                    out_of_time = True
-                    break
-                indices = order[step * batch:(step + 1) * batch]
-                indices = indices[: len(indices) - len(indices) % world]
-                share = len(indices) // world
-                lr = settings.lr * lr_factor(global_step, min(total_steps, global_step + steps_left), warmup_steps,
-                                             settings.schedule)
-                loss, stats = self.step(train.pixels[indices[rank * share:(rank + 1) * share]], generator, lr)
-                if not math.isfinite(loss):
-                    raise LookalikeError(f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; lower the "
-                                         f"learning rate or use --precision fp32. {self._kept(history)}")
-                loss_sum += loss * len(indices)
-                for name, value in stats.items():
-                    stat_sums[name] = stat_sums.get(name, 0.0) + value * len(indices)
-                images += len(indices)
-                global_step += 1
-                budget.step_done()
-                if on_progress and self.ranks.is_main:
-                    rate = images / max(time.perf_counter() - epoch_started, 1e-9)
-                    on_progress(StepProgress(epoch + 1, settings.epochs, step + 1, steps_per_epoch, loss, rate,
-                                             budget.seconds_left()))
-            if not images:  # the time ran out before this epoch began
+        while run.epoch < settings.epochs and not out_of_time:
+            row, out_of_time = self._train_epoch(train, run, schedule, budget, on_progress)
+            if row is None:  # the time ran out before this epoch began
                 break
-            seconds = time.perf_counter() - epoch_started
-            row = {
-                "epoch": epoch + 1,
-                "train_loss": loss_sum / images,
-                **{name: total / images for name, total in stat_sums.items()},
-                "lr": lr,
-                "images": images,
-                "images_per_second": images / seconds,
-                "seconds": seconds,
-            }
-            closing_started = self.clock()
-            distributed.average_batch_norm_statistics(self.encoder)
-            if not self._weights_finite():
-                raise LookalikeError(f"the weights became NaN or infinite during epoch {epoch + 1}; lower the "
-                                     f"learning rate. {self._kept(history)}")
-            if validation is not None and self.ranks.is_main:
-                self.encoder.eval()
-                self.objective.eval()
-                row.update(validation.evaluate(self.encoder, self.objective, self.prepare, self.run))
-            history.append(row)
-            try:
-                self._save(epoch + 1, global_step, history, len(train), budget.elapsed())
-            except WriteFailed as error:
-                kept = (f"the checkpoint of epoch {epoch} is intact; make room, then continue with --resume"
-                        if epoch else "no epoch was saved")
-                raise LookalikeError(f"epoch {epoch + 1} could not be saved: {error}; {kept}") from None
-            budget.closing_took(self.clock() - closing_started)
+            self._close_epoch(row, run, validation, len(train), budget)
             if on_epoch and self.ranks.is_main:
                 on_epoch(row)
-            if out_of_time:
-                break
-        if len(history) == start_epoch:
+        if run.epoch == start_epoch:
             raise LookalikeError(f"the {settings.minutes:.3g}-minute budget was spent before the first step "
                                  f"({budget.elapsed():.0f} s had passed); give the run more minutes")
         self.encoder.eval()
-        return TrainReport(self.out_dir, self._model_id, history, start_epoch, time.perf_counter() - fit_started,
+        return TrainReport(self.out_dir, self._model_id, run.history, start_epoch, time.perf_counter() - fit_started,
                            out_of_time)
+
+    def _schedule(self, images: int) -> _Schedule:
+        """Steps per epoch and in the run. Each process needs at least two images of a batch to find a negative
+        among them, so a shorter last batch is dropped; any other remainder is trained on, cut to a multiple of the
+        number of processes."""
+        batch, world = self.settings.batch_size, self.ranks.world
+        if images < 2 * world:
+            raise LookalikeError(f"training needs at least {2 * world} distinct images, found {images}")
+        if batch % world:
+            raise LookalikeError(f"the batch size ({batch}) must be a multiple of the number of processes ({world})")
+        last = images % batch - images % batch % world
+        steps_per_epoch = images // batch + (last >= 2 * world)
+        return _Schedule(steps_per_epoch, steps_per_epoch * self.settings.epochs,
+                         round(self.settings.warmup_epochs * steps_per_epoch))
+
+    def _train_epoch(self, train: ImageCache, run: _RunState, schedule: _Schedule, budget: TimeBudget,
+                     on_progress: Callable[[StepProgress], None] | None) -> tuple[dict | None, bool]:
+        """One epoch's steps, until its end or the end of the time budget: its log row (None when not one step
+        fitted) and whether the time ran out."""
+        settings, epoch = self.settings, run.epoch
+        batch, rank, world = settings.batch_size, self.ranks.rank, self.ranks.world
+        epoch_seed = settings.seed + _EPOCH_SEED_STRIDE * (epoch + 1)
+        generator = torch.Generator().manual_seed(epoch_seed)
+        order = torch.randperm(len(train), generator=generator)
+        if world > 1:  # the same order everywhere, but each process's own views
+            generator = torch.Generator().manual_seed(epoch_seed + _RANK_SEED_STRIDE * (rank + 1))
+        self.encoder.train()
+        self.objective.train()
+        epoch_started = time.perf_counter()
+        loss_sum, images, lr, out_of_time = 0.0, 0, 0.0, False
+        stat_sums: dict[str, float] = {}
+        for step in range(schedule.steps_per_epoch):
+            steps_left = self._steps_left(budget)
+            if steps_left < 1:
+                out_of_time = True
+                break
+            indices = order[step * batch:(step + 1) * batch]
+            indices = indices[: len(indices) - len(indices) % world]
+            share = len(indices) // world
+            lr = settings.lr * lr_factor(run.step, min(schedule.total_steps, run.step + steps_left),
+                                         schedule.warmup_steps, settings.schedule)
+            loss, stats = self.step(train.pixels[indices[rank * share:(rank + 1) * share]], generator, lr)
+            if not math.isfinite(loss):
+                raise LookalikeError(f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; lower the "
+                                     f"learning rate or use --precision fp32. {self._kept(run.history)}")
+            loss_sum += loss * len(indices)
+            for name, value in stats.items():
+                stat_sums[name] = stat_sums.get(name, 0.0) + value * len(indices)
+            images += len(indices)
+            run.step += 1
+            budget.step_done()
+            if on_progress and self.ranks.is_main:
+                rate = images / max(time.perf_counter() - epoch_started, 1e-9)
+                on_progress(StepProgress(epoch + 1, settings.epochs, step + 1, schedule.steps_per_epoch, loss, rate,
+                                         budget.seconds_left()))
+        if not images:
+            return None, out_of_time
+        seconds = time.perf_counter() - epoch_started
+        return {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / images,
+            **{name: total / images for name, total in stat_sums.items()},
+            "lr": lr,
+            "images": images,
+            "images_per_second": images / seconds,
+            "seconds": seconds,
+        }, out_of_time
+
+    def _close_epoch(self, row: dict, run: _RunState, validation: FixedValidation | None, train_images: int,
+                     budget: TimeBudget) -> None:
+        """After an epoch's steps: agree on batch-norm statistics, refuse weights that are no longer numbers,
+        validate, and save; the time this takes is kept back from the budget's last epoch."""
+        closing_started = self.clock()
+        distributed.average_batch_norm_statistics(self.encoder)
+        if not self._weights_finite():
+            raise LookalikeError(f"the weights became NaN or infinite during epoch {run.epoch + 1}; lower the "
+                                 f"learning rate. {self._kept(run.history)}")
+        if validation is not None and self.ranks.is_main:
+            self.encoder.eval()
+            self.objective.eval()
+            row.update(validation.evaluate(self.encoder, self.objective, self.prepare, self.run))
+        run.history.append(row)
+        run.epoch += 1
+        try:
+            self._save(run, train_images, budget.elapsed())
+        except WriteFailed as error:
+            kept = (f"the checkpoint of epoch {run.epoch - 1} is intact; make room, then continue with --resume"
+                    if run.epoch > 1 else "no epoch was saved")
+            raise LookalikeError(f"epoch {run.epoch} could not be saved: {error}; {kept}") from None
+        budget.closing_took(self.clock() - closing_started)
 
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(value).all()) for value in self.encoder.state_dict().values()
@@ -282,28 +318,24 @@ class Trainer:
 
     # -- saving and resuming ----------------------------------------------------------------------------------------
 
-    def _save(self, epochs_done: int, step: int, history: list[dict], train_images: int, seconds: float) -> None:
-        """After each epoch: the usable model, its log and curves, then the checkpoint to resume from. Only the
-        first process writes; the others hold the same weights."""
-        self.encoder.origin = {**self.origin, "training": {**self.run_info, "epochs_done": epochs_done,
+    def _save(self, run: _RunState, train_images: int, seconds: float) -> None:
+        """After each epoch: the usable model, its log and curves, then the checkpoint to resume from (see
+        `RunFiles`). Only the first process writes; the others hold the same weights."""
+        self.encoder.origin = {**self.origin, "training": {**self.run_info, "epochs_done": run.epoch,
                                                           "settings": self.settings.to_dict(),
                                                           "train_images": train_images,
                                                           "processes": self.ranks.world}}
         if not self.ranks.is_main:
             self._model_id = model_id(self.encoder)
             return
-        self._model_id = save_model(self.encoder, self.out_dir)
-        write_history(history, self.out_dir / LOG_FILE)
-        plot_curves(history, self.out_dir / CURVES_FILE, title=f"{self.run_info.get('objective', 'training')} "
-                                                               f"({self.encoder.config.backbone})")
-        save_checkpoint(checkpoint_dir(self.out_dir), Checkpoint(
+        self._model_id = self.files.save(self.encoder, run.history, Checkpoint(
             model=self.encoder.state_dict(),
             optimizer=self.optimizer.state_dict(),
             rng=torch.get_rng_state(),
-            meta={"epoch": epochs_done, "step": step, "seconds": seconds, "settings": self.settings.to_dict(),
+            meta={"epoch": run.epoch, "step": run.step, "seconds": seconds, "settings": self.settings.to_dict(),
                   "architecture": self.encoder.config.to_dict(), "origin": self.origin, "run": self.run_info,
-                  "history": history},
-        ))
+                  "history": run.history},
+        ), title=f"{self.run_info.get('objective', 'training')} ({self.encoder.config.backbone})")
 
     def _match_state_layout(self) -> None:
         """Give loaded optimiser buffers their parameter's memory layout (channels_last for convolutions). Saved
@@ -314,8 +346,8 @@ class Trainer:
                 if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
                     state[name] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
-    def _restore(self) -> tuple[int, int, list[dict], float]:
-        """The epoch, step, history and seconds the checkpoint reached, with the model and optimiser restored."""
+    def _restore(self) -> _RunState:
+        """Where the checkpoint left the run, with the model and optimiser restored."""
         folder = checkpoint_dir(self.out_dir)
         checkpoint = load_checkpoint(folder)
         meta = checkpoint.meta
@@ -336,4 +368,4 @@ class Trainer:
         if self.settings.minutes is not None and seconds >= self.settings.minutes * 60:
             raise LookalikeError(f"{folder}: that run already spent {seconds / 60:.3g} of its "
                                  f"{self.settings.minutes:.3g} minutes; ask for more minutes to train on")
-        return meta["epoch"], meta["step"], meta["history"], seconds
+        return _RunState(meta["epoch"], meta["step"], meta["history"], seconds)
