@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,24 +23,16 @@ from safetensors.torch import save
 
 from lookalike.atomic import write_bytes_atomic
 from lookalike.data import BadImage
-from lookalike.data.arrays import LabelledImages, resize_square
+from lookalike.data.arrays import LabelledImages
 from lookalike.data.sources import labelled_images
 from lookalike.embed import EmbedSettings, Embedder
-from lookalike.errors import LookalikeError, NothingReadable
+from lookalike.errors import LookalikeError
+from lookalike.features import Features, embed_labelled
 from lookalike.metrics import RetrievalScores, retrieval_scores
 from lookalike.models import Encoder, load_model, model_id
 from lookalike.probe import ProbeScores, knn_accuracy, linear_probe
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lookalike" / "features"
-
-
-@dataclass(frozen=True)
-class Features:
-    """Embeddings of labelled images, and the files that could not be read."""
-
-    vectors: np.ndarray  # float32, N x D, unit length
-    labels: list[str]
-    skipped: list[BadImage] = field(default_factory=list)
 
 
 @dataclass
@@ -135,32 +127,6 @@ def _cached_features(
     if file is not None:
         _write_features(file, features)
     return features, seconds
-
-
-def embed_labelled(
-    embedder: Embedder,
-    images: LabelledImages,
-    on_plan: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
-) -> Features:
-    """Embed labelled images, files or decoded pixels; files that fail to decode are left out and listed, and when
-    none decodes, `NothingReadable` says why for each."""
-    if on_plan:
-        on_plan(len(images))
-    if images.paths is not None:
-        result = embedder.embed_paths(images.paths, on_progress=on_progress)
-        if not result.indices:
-            raise NothingReadable(result.failures)
-        return Features(result.vectors, [images.labels[i] for i in result.indices], result.failures)
-    assert images.pixels is not None  # LabelledImages holds paths or pixels
-    chunks = []
-    batch = embedder.settings.batch_size
-    for start in range(0, len(images), batch):
-        pixels = resize_square(images.pixels[start:start + batch], embedder.image_size)
-        chunks.append(embedder.embed_pixels(pixels))
-        if on_progress:
-            on_progress(len(pixels))
-    return Features(np.concatenate(chunks), list(images.labels))
 
 
 def _cache_key(identity: str, images: LabelledImages) -> str:

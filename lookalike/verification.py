@@ -17,7 +17,7 @@ from lookalike.data import BadImage, collect_images
 from lookalike.data.sources import labelled_images
 from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError, NotEnrolled, NotReady, NothingReadable
-from lookalike.evaluate import embed_labelled
+from lookalike.features import embed_labelled
 from lookalike.gallery import GalleryStore
 from lookalike.match import (
     Calibration,
