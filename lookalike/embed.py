@@ -47,7 +47,7 @@ class Embeddings:
     indices: list[int] = field(default_factory=list)
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     sha256: list[str] = field(default_factory=list)
-    failures: list[BadImage] = field(default_factory=list)
+    skipped: list[BadImage] = field(default_factory=list)
 
 
 class Embedder:
@@ -82,7 +82,7 @@ class Embedder:
         return self.embed_pixels(torch.from_numpy(pixels))
 
     def iter_paths(self, paths: Sequence[Path]) -> Iterator[tuple[DecodedBatch, np.ndarray]]:
-        """Each decoded batch with its embeddings, in input order; bad files travel in batch.failures."""
+        """Each decoded batch with its embeddings, in input order; bad files travel in batch.skipped."""
         batches = iter_decoded_batches(
             paths, self.image_size, batch_size=self.settings.batch_size, workers=self.settings.workers,
             pin_memory=self.device.type == "cuda",
@@ -97,10 +97,10 @@ class Embedder:
         for batch, vectors in self.iter_paths(paths):
             result.indices += batch.indices
             result.sha256 += batch.sha256
-            result.failures += batch.failures
+            result.skipped += batch.skipped
             chunks.append(vectors)
             if on_progress:
-                on_progress(len(batch.indices) + len(batch.failures))
+                on_progress(len(batch.indices) + len(batch.skipped))
         if chunks:
             result.vectors = np.concatenate(chunks)
         return result

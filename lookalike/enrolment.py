@@ -119,7 +119,7 @@ def enroll_folder(
         if on_plan:
             on_plan(len(pairs))
         embedded = Embedder(encoder, settings).embed_paths([path for path, _ in pairs], on_progress=on_progress)
-        skipped = found.skipped + embedded.failures
+        skipped = found.skipped + embedded.skipped
         if not embedded.indices:
             raise NothingReadable(skipped)
         readable = [pairs[i] for i in embedded.indices]

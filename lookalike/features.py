@@ -36,8 +36,8 @@ def embed_labelled(
     if images.paths is not None:
         result = embedder.embed_paths(images.paths, on_progress=on_progress)
         if not result.indices:
-            raise NothingReadable(result.failures)
-        return Features(result.vectors, [images.labels[i] for i in result.indices], result.failures)
+            raise NothingReadable(result.skipped)
+        return Features(result.vectors, [images.labels[i] for i in result.indices], result.skipped)
     assert images.pixels is not None  # LabelledImages holds paths or pixels
     chunks = []
     batch = embedder.settings.batch_size

@@ -132,12 +132,12 @@ def _embed_into(store: Gallery, embedder: Embedder, pending: list[_Pending], fol
                 report.added += 1
         if records:
             store.add(records, vectors, model_id=report.model_id)
-        report.skipped += batch.failures
+        report.skipped += batch.skipped
         if time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
             store.commit()
             last_commit = time.monotonic()
         if on_progress:
-            on_progress(len(batch.indices) + len(batch.failures))
+            on_progress(len(batch.indices) + len(batch.skipped))
 
 
 def remove_from_gallery(paths: Sequence[str | Path], gallery: str | Path) -> int:

@@ -51,7 +51,7 @@ def search_images(
             on_plan(len(paths))
         embedded = Embedder(encoder, settings).embed_paths(paths, on_progress=on_progress)
         if not embedded.indices:
-            raise NothingReadable(embedded.failures)
+            raise NothingReadable(embedded.skipped)
         found = [paths[i] for i in embedded.indices]
         exclude = None
         if exclude_self:
@@ -59,5 +59,5 @@ def search_images(
         hits = store.search(embedded.vectors, k, exclude=exclude)
     return SearchReport(
         results=[QueryResult(query, query_hits) for query, query_hits in zip(found, hits)],
-        skipped=embedded.failures,
+        skipped=embedded.skipped,
     )

@@ -142,11 +142,11 @@ def recognize_images(
         on_plan(len(paths))
     embedded = Embedder(encoder, settings).embed_paths(paths, on_progress=on_progress)
     if not embedded.indices:
-        raise NothingReadable(embedded.failures)
+        raise NothingReadable(embedded.skipped)
     scorer = distance_for(encoder)
     found = enrolled.recognise(embedded.vectors, scorer, aggregate)
     return RecognitionReport([(paths[i], r) for i, r in zip(embedded.indices, found)], enrolled.tau, scorer.name,
-                             embedded.failures)
+                             embedded.skipped)
 
 
 def read_enrolled(store: GalleryStore, threshold: float | None = None) -> Enrolled:
@@ -242,6 +242,6 @@ def _enrolled(store: GalleryStore) -> tuple[np.ndarray, list[str]]:
 def _embed_each(encoder: Encoder, paths: list[Path], settings: EmbedSettings) -> np.ndarray:
     """Embeddings of `paths`, all of which must decode: verification of an unreadable image has no answer."""
     embedded = Embedder(encoder, settings).embed_paths(paths)
-    if embedded.failures:
-        raise embedded.failures[0]
+    if embedded.skipped:
+        raise embedded.skipped[0]
     return embedded.vectors

@@ -48,7 +48,7 @@ def whiten_model(
         on_plan(len(paths))
     embedded = Embedder(unwhitened, settings).embed_paths(paths, on_progress=on_progress)
     if not embedded.indices:
-        raise NothingReadable(embedded.failures)
+        raise NothingReadable(embedded.skipped)
     if len(embedded.indices) < 2:
         raise LookalikeError(f"{folder}: whitening needs at least 2 readable images, found {len(embedded.indices)}")
     mean, projection = fit_whitening(torch.from_numpy(embedded.vectors), shrinkage=shrinkage, dims=dims)
@@ -59,7 +59,7 @@ def whiten_model(
         "dims": projection.shape[1],
     }}
     return WhitenReport(save_model(whitened.eval(), out), len(embedded.indices), projection.shape[1],
-                        embedded.failures)
+                        embedded.skipped)
 
 
 def _without_whitening(encoder: Encoder) -> Encoder:

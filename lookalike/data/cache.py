@@ -74,7 +74,7 @@ def cache_images(
     duplicates: list[Path] = []
     seen: set[str] = set()
     for batch in iter_decoded_batches(paths, size, workers=workers):
-        skipped += batch.failures
+        skipped += batch.skipped
         for slot, index, digest in zip(batch.pixels, batch.indices, batch.sha256):
             if digest in seen:
                 duplicates.append(paths[index])
@@ -83,5 +83,5 @@ def cache_images(
             pixels[len(kept)] = slot
             kept.append(paths[index])
         if on_progress:
-            on_progress(len(batch.indices) + len(batch.failures))
+            on_progress(len(batch.indices) + len(batch.skipped))
     return ImageCache(kept, pixels[: len(kept)].clone() if len(kept) < len(paths) else pixels, skipped, duplicates)

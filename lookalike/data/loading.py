@@ -30,7 +30,7 @@ class DecodedBatch:
     pixels: torch.Tensor
     """uint8, (B, 3, size, size), contiguous; B may be 0 when every file of the batch failed."""
     sha256: list[str]
-    failures: list[BadImage]
+    skipped: list[BadImage]
 
     def pin_memory(self) -> DecodedBatch:
         """DataLoader calls this on custom batch types when asked to pin memory; only the pixels go to a device."""
@@ -70,7 +70,7 @@ def _collate(items: list[_DecodedImage | BadImage], size: int) -> DecodedBatch:
         indices=[item.index for item in decoded],
         pixels=torch.from_numpy(pixels),
         sha256=[item.sha256 for item in decoded],
-        failures=[item for item in items if isinstance(item, BadImage)],
+        skipped=[item for item in items if isinstance(item, BadImage)],
     )
 
 
@@ -86,7 +86,7 @@ def iter_decoded_batches(
 
     ``workers=None`` uses up to 4 processes and 0 decodes in this process. A worker decodes whole batches, so a single
     batch is always decoded in-process, where it needs no start-up. Failed files are reported in each batch's
-    ``failures``; a batch in which every file failed is still yielded, with no pixels.
+    ``skipped``; a batch in which every file failed is still yielded, with no pixels.
     """
     if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")

@@ -47,7 +47,7 @@ def test_batches_keep_input_order_and_size(solid_images: list[Path]) -> None:
         assert batch.pixels.dtype == torch.uint8
         assert batch.pixels.shape == (len(batch.indices), 3, 4, 4)
         assert batch.pixels.is_contiguous()
-        assert batch.failures == []
+        assert batch.skipped == []
         for slot, index in enumerate(batch.indices):
             expected = torch.tensor(colour_for(index), dtype=torch.uint8).view(3, 1, 1).expand(3, 4, 4)
             assert torch.equal(batch.pixels[slot], expected)
@@ -66,7 +66,7 @@ def test_bad_files_are_reported_and_the_rest_decoded(solid_images: list[Path], t
     batches = list(iter_decoded_batches(paths, 4, batch_size=3, workers=0))
 
     assert [batch.indices for batch in batches] == [[0, 1], [3, 4]]
-    assert [[(failure.path, failure.reason) for failure in batch.failures] for batch in batches] == [
+    assert [[(failure.path, failure.reason) for failure in batch.skipped] for batch in batches] == [
         [(tmp_path / "broken.jpg", "not an image")],
         [(tmp_path / "gone.png", "file not found")],
     ]
@@ -80,7 +80,7 @@ def test_a_batch_where_every_file_failed_is_still_yielded(solid_images: list[Pat
 
     assert batches[0].indices == [] and batches[0].sha256 == []
     assert batches[0].pixels.shape == (0, 3, 5, 5) and batches[0].pixels.dtype == torch.uint8
-    assert [failure.path for failure in batches[0].failures] == missing
+    assert [failure.path for failure in batches[0].skipped] == missing
     assert batches[1].indices == [2]
 
 
@@ -93,8 +93,8 @@ def test_worker_processes_give_the_same_batches_as_in_process(varied_images: lis
         assert alone.indices == parallel.indices
         assert torch.equal(alone.pixels, parallel.pixels)
         assert alone.sha256 == parallel.sha256
-        assert [str(failure) for failure in alone.failures] == [str(failure) for failure in parallel.failures]
-    assert [str(failure.path.name) for batch in in_workers for failure in batch.failures] == ["text.jpg", "missing.png"]
+        assert [str(failure) for failure in alone.skipped] == [str(failure) for failure in parallel.skipped]
+    assert [str(failure.path.name) for batch in in_workers for failure in batch.skipped] == ["text.jpg", "missing.png"]
 
 
 def record_decoding_processes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
@@ -138,7 +138,7 @@ def test_pin_memory_without_an_accelerator_is_quietly_ignored(solid_images: list
 
 
 def test_pinning_a_batch_keeps_everything_but_the_pixel_storage() -> None:
-    batch = DecodedBatch(indices=[0], pixels=torch.zeros(1, 3, 2, 2, dtype=torch.uint8), sha256=["x"], failures=[])
+    batch = DecodedBatch(indices=[0], pixels=torch.zeros(1, 3, 2, 2, dtype=torch.uint8), sha256=["x"], skipped=[])
     if not torch.accelerator.is_available():
         pytest.skip("pinning memory needs an accelerator")
     pinned = batch.pin_memory()
