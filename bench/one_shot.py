@@ -148,7 +148,7 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
     train_dir, train, evaluation = split_people(args.folder, seed, out / "train-people", args.extra)
     trained_line = "reused"
     if not args.rescore:
-        objective = ObjectiveChoice(args.objective, mining=args.mining)
+        objective = ObjectiveChoice.from_options(args.objective, mining=args.mining)
         started = time.perf_counter()
         run = train_folder(
             train_dir, out / "model", objective=objective,
@@ -205,7 +205,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path, help="one sub-folder per identity")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--objective", default="simclr")
-    parser.add_argument("--mining", default="semihard")
+    parser.add_argument("--mining", help="Triplet mining (default: the objective's own).")
     parser.add_argument("--views", default=None)
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=100)

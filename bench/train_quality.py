@@ -45,20 +45,21 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="model folder to write (must not exist)")
     parser.add_argument("--objective", default="triplet")
-    parser.add_argument("--mining", default="semihard")
+    parser.add_argument("--mining", help="Triplet mining (default: semihard).")
     parser.add_argument("--views", default="seed")
     parser.add_argument("--image-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-4)
-    parser.add_argument("--margin", type=float, default=0.2)
+    parser.add_argument("--margin", type=float, help="Triplet margin (default: 0.2).")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
+    run_objective = ObjectiveChoice.from_options(args.objective, mining=args.mining, margin=args.margin)
     started = time.perf_counter()
     run = train_folder(
         args.folder, args.out,
-        objective=ObjectiveChoice(args.objective, mining=args.mining, margin=args.margin),
+        objective=run_objective,
         settings=TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed),
         image_size=args.image_size, views=args.views,
         callbacks=Callbacks(say=print, on_epoch=lambda row: print(
@@ -76,7 +77,7 @@ def main() -> None:
     candidates = {
         "raw pixels": torch.nn.functional.normalize(pixels, dim=1).numpy(),
         "untrained ResNet-18": Embedder(untrained).embed_paths(paths).vectors,
-        f"trained ({args.objective}{f', {args.mining}' * (args.objective == 'triplet')}, {args.views} views)":
+        f"trained ({', '.join(map(str, run_objective.describe().values()))}, {args.views} views)":
         Embedder(load_model(args.out))
         .embed_paths(paths).vectors,
     }

@@ -23,7 +23,10 @@ from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.gallery import INDEX_KINDS
+from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.models.whitening import DEFAULT_SHRINKAGE
+from lookalike.objectives import MINERS
+from lookalike.objectives.registry import objective_help
 from lookalike.runtime import PRECISIONS
 from lookalike.text import printable
 from lookalike.train import Callbacks, StepProgress
@@ -161,14 +164,18 @@ def train(
                                                 "(its train split). Labels are never read.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder to write; it also holds the checkpoint, "
                                                            "train_log.csv and curves.png.")] = Path("model"),
-    objective: Annotated[str, typer.Option(help="triplet (margin loss on mined triplets), pair (same/different "
-                                                "head with binary cross-entropy) or simclr (NT-Xent on two "
-                                                "augmented views).")] = "triplet",
-    mining: Annotated[str, typer.Option(help="Triplet mining in the batch: random, hard or semihard.")] = "semihard",
-    margin: Annotated[float, typer.Option(min=0, help="Triplet margin on squared L2 between unit vectors "
-                                                      "(distances lie in 0..4; FaceNet's 0.2).")] = 0.2,
-    pair_head: Annotated[str, typer.Option(help="Pair head features: l1 (|f1-f2|) or chi2.")] = "l1",
-    temperature: Annotated[float, typer.Option(help="NT-Xent temperature (simclr).")] = 0.2,
+    objective: Annotated[str, typer.Option(help=f"The loss: {objective_help()}.")] = "triplet",
+    mining: Annotated[
+        str | None, typer.Option(help=f"Triplet mining in the batch: {', '.join(MINERS)} (default semihard).")
+    ] = None,
+    margin: Annotated[
+        float | None, typer.Option(min=0, help="Triplet margin on squared L2 between unit vectors (distances lie in "
+                                               "0..4; default 0.2, FaceNet's).")
+    ] = None,
+    pair_head: Annotated[
+        str | None, typer.Option(help=f"Pair head features: {', '.join(PAIR_HEADS)} (default l1).")
+    ] = None,
+    temperature: Annotated[float | None, typer.Option(help="NT-Xent temperature (simclr; default 0.2).")] = None,
     views: Annotated[
         str | None, typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8), simclr "
                                          "(crop, flip, colour jitter, greyscale) or faces (simclr with crops of half "
@@ -227,7 +234,8 @@ def train(
     from lookalike.train import TrainSettings, resume_training, train_folder
 
     widths = _widths(head) if head else None
-    choice = ObjectiveChoice(objective, mining=mining, margin=margin, pair_head=pair_head, temperature=temperature)
+    choice = ObjectiveChoice.from_options(objective, mining=mining, margin=margin, pair_head=pair_head,
+                                          temperature=temperature)
     with _progress() as bars:
         callbacks = bars.training()
         if resume:

@@ -104,9 +104,15 @@ def test_when_nothing_can_be_read_every_command_names_each_file_and_exits_2(look
 @pytest.mark.parametrize(("option", "value"), [("--lr", "inf"), ("--weight-decay", "inf"),
                                                ("--margin", "inf"), ("--temperature", "nan"), ("--minutes", "inf")])
 def test_train_refuses_settings_that_are_not_finite(lookalike_main, image_folder, tmp_path, option, value):
-    code, _, err = lookalike_main("train", image_folder, "--out", tmp_path / "m", option, value, *ARGS)
+    objective = ("--objective", "simclr") if option == "--temperature" else ()
+    code, _, err = lookalike_main("train", image_folder, "--out", tmp_path / "m", *objective, option, value, *ARGS)
     assert "finite" in _error(code, err)
     assert not (tmp_path / "m").exists()
+
+
+def test_a_setting_of_another_objective_is_refused_by_name(lookalike_main, image_folder, tmp_path):
+    code, _, err = lookalike_main("train", image_folder, "--out", tmp_path / "m", "--temperature", "0.1", *ARGS)
+    assert "the triplet objective has no setting temperature (its settings: mining, margin)" in _error(code, err)
 
 
 def test_tables_quote_names_so_that_no_row_can_be_forged(lookalike_main, tiny_model, image_folder, tmp_path):

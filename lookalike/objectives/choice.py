@@ -1,89 +1,69 @@
-"""Choosing an objective by name, as the CLI and a saved run describe it, and the views each one trains on."""
+"""Choosing an objective by name, with its settings, as the CLI and a saved run describe it. What each objective
+declares (its settings, views, head, training defaults) lives in its registered spec (see registry.py)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
-
-from lookalike.errors import LookalikeError
 from lookalike.models import Encoder
-from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.objectives.base import Objective
-from lookalike.objectives.miners import MINERS, make_miner
-from lookalike.objectives.ntxent import DEFAULT_TEMPERATURE, NTXentObjective
-from lookalike.objectives.pair import PairObjective
-from lookalike.objectives.triplet import DEFAULT_MARGIN, TripletObjective
+from lookalike.objectives.registry import Settings, checked_settings, objective_spec
 from lookalike.views import PlainView, ViewRecipe
 
-OBJECTIVES = ("triplet", "pair", "simclr")
 
-
-@dataclass(frozen=True)
 class ObjectiveChoice:
-    """An objective and its settings. `mining` and `margin` apply to triplets, `pair_head` to pairs,
-    `temperature` to SimCLR."""
+    """An objective and its settings, e.g. ``ObjectiveChoice("triplet", mining="hard")``: settings not given take
+    the objective's defaults, and a setting the objective does not have is refused."""
 
-    name: str = "triplet"
-    mining: str = "semihard"
-    margin: float = DEFAULT_MARGIN
-    pair_head: str = "l1"
-    temperature: float = DEFAULT_TEMPERATURE
+    def __init__(self, name: str = "triplet", **settings: object) -> None:
+        self.spec = objective_spec(name)
+        self.settings: Settings = checked_settings(self.spec, settings)
 
-    def __post_init__(self) -> None:
-        if self.name not in OBJECTIVES:
-            raise LookalikeError(f"unknown objective {self.name!r}; choose one of {', '.join(OBJECTIVES)}")
-        if self.mining not in MINERS:
-            raise LookalikeError(f"unknown mining {self.mining!r}; choose one of {', '.join(MINERS)}")
-        if not 0 <= self.margin < math.inf:
-            raise LookalikeError(f"the margin must be a finite number, 0 or more, got {self.margin}")
-        if self.pair_head not in PAIR_HEADS:
-            raise LookalikeError(f"unknown pair head {self.pair_head!r}; choose one of {', '.join(PAIR_HEADS)}")
-        if not 0 < self.temperature < math.inf:
-            raise LookalikeError(f"the temperature must be a finite number above 0, got {self.temperature}")
+    @classmethod
+    def from_options(cls, name: str, **options: object) -> ObjectiveChoice:
+        """The choice a command line made: options left at None were not given, so the defaults apply."""
+        return cls(name, **{key: value for key, value in options.items() if value is not None})
 
-    # What each objective trains best with, when the user does not say. SimCLR's head is a 512 -> 512 -> 128
-    # projection seen only by the loss; search reads the backbone features before it, as SimCLR evaluates.
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"ObjectiveChoice({', '.join([repr(self.name), *(f'{k}={v!r}' for k, v in self.settings.items())])})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectiveChoice) and self.describe() == other.describe()
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.describe().items())))
 
     @property
     def default_views(self) -> str:
-        return "simclr" if self.name == "simclr" else "seed"
+        return self.spec.views
 
     @property
     def default_head(self) -> tuple[int, ...]:
-        return (512, 128) if self.name == "simclr" else (512, 256, 256)
+        return self.spec.head
 
     @property
     def default_embed_from(self) -> str:
-        return "backbone" if self.name == "simclr" else "head"
+        return self.spec.embed_from
 
     @property
     def default_training(self) -> dict:
-        """TrainSettings that differ from the seed's (Adam at 1e-4, batch 8): NT-Xent needs many negatives, so
-        SimCLR takes batches of 256 with AdamW at 1e-3 after a one-epoch warm-up."""
-        if self.name == "simclr":
-            return {"batch_size": 256, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-6, "warmup_epochs": 1.0}
-        return {}
+        """TrainSettings that differ from the seed's (Adam at 1e-4, batch 8)."""
+        return dict(self.spec.training)
 
     def views(self, augmented: ViewRecipe) -> tuple[ViewRecipe, ViewRecipe]:
-        """The two views per image: SimCLR augments both; triplets and pairs compare the plain image with one
-        augmented view, as the seed does."""
-        return (augmented, augmented) if self.name == "simclr" else (PlainView(), augmented)
+        """The two views per image: both augmented, or the plain image and an augmented view, as the seed does."""
+        return (augmented, augmented) if self.spec.augments_both else (PlainView(), augmented)
 
     @property
     def encoder_pair_head(self) -> str | None:
-        """What the encoder must carry for this objective: the pair objective trains a head that is saved with it."""
-        return self.pair_head if self.name == "pair" else None
+        """The pair head the encoder must carry for this objective (saved with it), if any."""
+        return self.spec.pair_head(self.settings)
 
     def build(self, encoder: Encoder) -> Objective:
-        if self.name == "pair":
-            if encoder.pair_head is None:
-                raise LookalikeError("the pair objective needs an encoder built with a pair head")
-            return PairObjective(encoder.pair_head)
-        if self.name == "simclr":
-            return NTXentObjective(self.temperature)
-        return TripletObjective(make_miner(self.mining), self.margin)
+        return self.spec.build(encoder, self.settings)
 
     def describe(self) -> dict:
-        """The settings that matter for this objective, for logs and the model's origin."""
-        keep = {"triplet": ("mining", "margin"), "pair": ("pair_head",), "simclr": ("temperature",)}[self.name]
-        return {key: value for key, value in asdict(self).items() if key == "name" or key in keep}
+        """The objective and its settings, for logs, the model's origin and resuming."""
+        return {"name": self.name, **self.settings}

@@ -6,6 +6,7 @@ without gradients: choosing a triplet is not part of the model. All work on mask
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
@@ -13,7 +14,8 @@ import torch
 from lookalike.errors import LookalikeError
 from lookalike.objectives.distances import pairwise_squared_l2
 
-MINERS = ("random", "hard", "semihard")
+MINERS: dict[str, Callable[[], Miner]] = {}
+"""Each miner by name, filled by `register_miner`; iterating it gives the names."""
 
 Triplets = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
@@ -101,12 +103,20 @@ class SemiHardMiner:
         return anchor[keep], pos[keep], neg[keep]
 
 
+def register_miner(name: str, make: Callable[[], Miner]) -> None:
+    """Make a miner choosable by `name` (``--mining NAME``)."""
+    if name in MINERS:
+        raise ValueError(f"a miner named {name!r} is registered already")
+    MINERS[name] = make
+
+
 def make_miner(name: str) -> Miner:
     """The miner called `name`."""
-    if name == "random":
-        return RandomMiner()
-    if name == "hard":
-        return BatchHardMiner()
-    if name == "semihard":
-        return SemiHardMiner()
-    raise LookalikeError(f"unknown miner {name!r}; choose one of {', '.join(MINERS)}")
+    if name not in MINERS:
+        raise LookalikeError(f"unknown mining {name!r}; choose one of {', '.join(MINERS)}")
+    return MINERS[name]()
+
+
+register_miner("random", RandomMiner)
+register_miner("hard", BatchHardMiner)
+register_miner("semihard", SemiHardMiner)

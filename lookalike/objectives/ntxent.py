@@ -10,6 +10,8 @@ batch: each process computes the rows of its own views against all columns.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -17,6 +19,7 @@ from torch import nn
 from lookalike import distributed
 from lookalike.errors import LookalikeError
 from lookalike.objectives.base import Objective, ObjectiveOutput, embed_views
+from lookalike.objectives.registry import ObjectiveSpec, Settings, register_objective
 
 DEFAULT_TEMPERATURE = 0.2
 """Measured here (BENCHMARKS.md): 20 epochs of CIFAR-10 at batch 256 reached a linear probe of 0.487 at 0.2 against
@@ -94,3 +97,25 @@ class NTXentObjective(Objective):
         loss = _positive_first_cross_entropy(logits)
         top1 = float((logits.detach().argmax(dim=1) == 0).float().mean())
         return ObjectiveOutput(loss, {"positive_top1": top1})
+
+
+def _check(settings: Settings) -> None:
+    temperature = settings["temperature"]
+    if not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
+        raise LookalikeError(f"the temperature must be a finite number above 0, got {temperature}")
+
+
+# SimCLR's head is a 512 -> 512 -> 128 projection seen only by the loss; search reads the backbone features before
+# it, as SimCLR evaluates. NT-Xent needs many negatives: batches of 256, AdamW at 1e-3 after a one-epoch warm-up.
+register_objective(ObjectiveSpec(
+    name="simclr",
+    summary="NT-Xent on two augmented views (SimCLR)",
+    settings={"temperature": DEFAULT_TEMPERATURE},
+    check=_check,
+    build=lambda encoder, settings: NTXentObjective(float(settings["temperature"])),
+    views="simclr",
+    augments_both=True,
+    head=(512, 128),
+    embed_from="backbone",
+    training={"batch_size": 256, "optimizer": "adamw", "lr": 1e-3, "weight_decay": 1e-6, "warmup_epochs": 1.0},
+))

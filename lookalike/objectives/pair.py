@@ -6,8 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lookalike.models.pair_head import PairHead
+from lookalike.errors import LookalikeError
+from lookalike.models import Encoder
+from lookalike.models.pair_head import PAIR_HEADS, PairHead
 from lookalike.objectives.base import Objective, ObjectiveOutput, embed_views
+from lookalike.objectives.registry import ObjectiveSpec, Settings, register_objective
 
 
 def random_derangement(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -55,3 +58,24 @@ class PairObjective(Objective):
         logits = self.head(view1, partners)
         accuracy = float(((logits.detach() > 0) == (labels > 0.5)).float().mean())
         return ObjectiveOutput(F.binary_cross_entropy_with_logits(logits, labels), {"pair_accuracy": accuracy})
+
+
+def _check(settings: Settings) -> None:
+    if settings["pair_head"] not in PAIR_HEADS:
+        raise LookalikeError(f"unknown pair head {settings['pair_head']!r}; choose one of {', '.join(PAIR_HEADS)}")
+
+
+def _build(encoder: Encoder, settings: Settings) -> PairObjective:
+    if encoder.pair_head is None:
+        raise LookalikeError("the pair objective needs an encoder built with a pair head")
+    return PairObjective(encoder.pair_head)
+
+
+register_objective(ObjectiveSpec(
+    name="pair",
+    summary="a same/different head trained with binary cross-entropy",
+    settings={"pair_head": "l1"},
+    check=_check,
+    build=_build,
+    pair_head=lambda settings: str(settings["pair_head"]),
+))

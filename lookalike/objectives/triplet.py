@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
 
 import torch
 import torch.nn.functional as F
@@ -11,9 +11,8 @@ from torch import nn
 from lookalike.errors import LookalikeError
 from lookalike.objectives.base import Objective, ObjectiveOutput, embed_views
 from lookalike.objectives.distances import squared_l2
-
-if TYPE_CHECKING:
-    from lookalike.objectives.miners import Miner
+from lookalike.objectives.miners import MINERS, Miner, make_miner
+from lookalike.objectives.registry import ObjectiveSpec, Settings, register_objective
 
 # FaceNet's alpha (Schroff et al. 2015). It is a squared L2 distance between unit vectors, which lies in [0, 4],
 # so 0.2 asks for a gap of 5% of the whole range between the positive and the negative.
@@ -75,3 +74,21 @@ class TripletObjective(Objective):
         d_ap, d_an = self.distance(embeddings[anchor], embeddings[positive], embeddings[negative])
         stats = {"active": active_fraction(d_ap, d_an, self.loss.margin), "triplets": float(len(anchor))}
         return ObjectiveOutput(self.loss(d_ap, d_an), stats)
+
+
+def _check(settings: Settings) -> None:
+    if settings["mining"] not in MINERS:
+        raise LookalikeError(f"unknown mining {settings['mining']!r}; choose one of {', '.join(MINERS)}")
+    margin = settings["margin"]
+    if not isinstance(margin, (int, float)) or not 0 <= margin < math.inf:
+        raise LookalikeError(f"the margin must be a finite number, 0 or more, got {margin}")
+
+
+register_objective(ObjectiveSpec(
+    name="triplet",
+    summary="a margin loss on triplets mined in the batch",
+    settings={"mining": "semihard", "margin": DEFAULT_MARGIN},
+    check=_check,
+    build=lambda encoder, settings: TripletObjective(make_miner(str(settings["mining"])),
+                                                     float(settings["margin"])),
+))
