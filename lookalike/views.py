@@ -12,6 +12,7 @@ rather than by looping over the batch.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass
@@ -206,15 +207,39 @@ class SimCLRView:
         return 1.0
 
 
-RECIPES: dict[str, type] = {"plain": PlainView, "seed": SeedView, "simclr": SimCLRView}
+RECIPES: dict[str, type[ViewRecipe]] = {}
+"""Each recipe class by its name, filled by `register_recipe`; a run records its views by these names."""
 
-PRESETS: dict[str, Callable[[], ViewRecipe]] = {
-    # Aligned faces: identity lives in the geometry of the whole face and survives lighting, so views keep most of
-    # the face (a crop of half its area or more, near-square) and change brightness and contrast, not colour.
-    "faces": lambda: SimCLRView(scale=(0.5, 1.0), ratio=(0.9, 1.1), brightness=0.4, contrast=0.4, saturation=0.0,
-                                hue=0.0, grey_p=0.0),
-}
-"""Named recipes with settings of their own; a run records them as the recipe they are made of."""
+PRESETS: dict[str, Callable[[], ViewRecipe]] = {}
+"""Named recipes with settings of their own, filled by `register_preset`; a run records them as the recipe they are
+made of, so a preset can change without changing what an old run meant."""
+
+
+def register_recipe(cls: type[ViewRecipe]) -> type[ViewRecipe]:
+    """Make a view recipe (a frozen dataclass with a `name` and `ViewRecipe`'s methods) choosable by its name."""
+    _check_new_name(cls.name)
+    RECIPES[cls.name] = cls
+    return cls
+
+
+def register_preset(name: str, make: Callable[[], ViewRecipe]) -> None:
+    """Make a recipe with settings of its own choosable as `--views name`."""
+    _check_new_name(name)
+    PRESETS[name] = make
+
+
+def _check_new_name(name: str) -> None:
+    if name in RECIPES or name in PRESETS:
+        raise ValueError(f"a view recipe named {name!r} is registered already")
+
+
+for _recipe in (PlainView, SeedView, SimCLRView):
+    register_recipe(_recipe)
+
+# Aligned faces: identity lives in the geometry of the whole face and survives lighting, so views keep most of the
+# face (a crop of half its area or more, near-square) and change brightness and contrast, not colour.
+register_preset("faces", lambda: SimCLRView(scale=(0.5, 1.0), ratio=(0.9, 1.1), brightness=0.4, contrast=0.4,
+                                            saturation=0.0, hue=0.0, grey_p=0.0))
 
 
 def recipe_named(name: str) -> ViewRecipe:
@@ -233,7 +258,7 @@ def recipe_from_dict(data: dict) -> ViewRecipe:
     if name not in RECIPES:
         raise LookalikeError(f"unknown view recipe {name!r}; choose one of {', '.join(RECIPES)}")
     cls = RECIPES[name]
-    unknown = set(settings) - {field.name for field in fields(cls)}
+    unknown = set(settings) - set(inspect.signature(cls).parameters)
     if unknown:
         raise LookalikeError(f"unknown settings for the {name!r} view recipe: {', '.join(sorted(unknown))}")
     return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in settings.items()})

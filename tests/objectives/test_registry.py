@@ -1,11 +1,16 @@
-"""A new objective or miner is one module and one registration: the CLI, train_folder and resuming find it."""
+"""A new objective, miner or view recipe is one module and one registration: the CLI, train_folder and resuming find
+it."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 import torch
 from imagegen import TINY_CONFIG, write_image_folder
 
+from lookalike import views
 from lookalike.errors import LookalikeError
 from lookalike.models import create_encoder
 from lookalike.objectives import miners, registry
@@ -42,7 +47,7 @@ class FirstOtherMiner:
 @pytest.fixture
 def registries():
     """Registrations are process-wide: what a test registers is taken out again after it."""
-    tables = (registry._OBJECTIVES, miners.MINERS)
+    tables = (registry._OBJECTIVES, miners.MINERS, views.RECIPES, views.PRESETS)
     before = [set(table) for table in tables]
     yield
     for table, names in zip(tables, before):
@@ -78,3 +83,42 @@ def test_a_registered_miner_serves_the_triplet_objective(registries):
     images = torch.rand(4, 3, 32, 32)
     output = objective(encoder, images, images.flip(-1))
     assert output.loss.ndim == 0 and torch.isfinite(output.loss)
+
+
+@dataclass(frozen=True)
+class FlipView:
+    """A toy recipe: the image, mirrored when `p` says so."""
+
+    name: ClassVar[str] = "flip"
+    p: float = 1.0
+
+    def __call__(self, images, size, generator=None):
+        plain = views.PlainView()(images, size, generator)
+        return plain.flip(-1) if torch.rand((), generator=generator) < self.p else plain
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "p": self.p}
+
+    @property
+    def detail_scale(self) -> float:
+        return 1.0
+
+
+def test_a_registered_view_recipe_and_preset_train_and_resume(registries, tmp_path):
+    from lookalike.train import TrainSettings, train_folder
+
+    views.register_recipe(FlipView)
+    views.register_preset("always-flip", lambda: FlipView(p=1.0))
+    with pytest.raises(ValueError, match="registered already"):
+        views.register_preset("flip", FlipView)
+    assert views.recipe_named("always-flip") == FlipView(p=1.0)
+    assert views.recipe_from_dict({"name": "flip", "p": 0.5}) == FlipView(p=0.5)
+    with pytest.raises(LookalikeError, match="unknown settings for the 'flip' view recipe: q"):
+        views.recipe_from_dict({"name": "flip", "q": 1})
+
+    write_image_folder(tmp_path / "images")
+    out = tmp_path / "m"
+    train_folder(tmp_path / "images", out, views="always-flip", image_size=32, head=(32, 16),
+                 settings=TrainSettings(epochs=1, batch_size=4, workers=0, precision="fp32"))
+    run = resume_training(out, epochs=2)  # the run recorded its views as the recipe they are made of
+    assert [row["epoch"] for row in run.report.history] == [1, 2]
