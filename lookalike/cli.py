@@ -26,7 +26,7 @@ from lookalike.gallery import INDEX_KINDS
 from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.models.whitening import DEFAULT_SHRINKAGE
 from lookalike.objectives import MINERS
-from lookalike.objectives.registry import objective_help
+from lookalike.objectives.registry import objective_help, objective_spec
 from lookalike.runtime import PRECISIONS
 from lookalike.text import printable
 from lookalike.train import Callbacks, StepProgress
@@ -52,6 +52,7 @@ def _row(*fields: object, delimiter: str = ",") -> None:
     csv.writer(line, delimiter=delimiter, lineterminator="").writerow(
         printable(field) if isinstance(field, str) else field for field in fields)
     typer.echo(line.getvalue())
+
 
 GalleryOption = Annotated[Path, typer.Option("--gallery", "-g", help="Gallery folder.")]
 ModelOption = Annotated[
@@ -112,6 +113,11 @@ def _progress() -> Iterator[_Bars]:
         yield _Bars(bar)
 
 
+def _default(objective: str, setting: str) -> object:
+    """An objective's default for one of its settings, as its registered spec declares it."""
+    return objective_spec(objective).settings[setting]
+
+
 def _warn_skipped(skipped: Sequence[BadImage]) -> None:
     for bad in skipped:
         _say(f"warning: skipped {bad.path}: {bad.reason}")
@@ -166,16 +172,20 @@ def train(
                                                            "train_log.csv and curves.png.")] = Path("model"),
     objective: Annotated[str, typer.Option(help=f"The loss: {objective_help()}.")] = "triplet",
     mining: Annotated[
-        str | None, typer.Option(help=f"Triplet mining in the batch: {', '.join(MINERS)} (default semihard).")
+        str | None, typer.Option(help=f"Triplet mining in the batch: {', '.join(MINERS)} (default "
+                                      f"{_default('triplet', 'mining')}).")
     ] = None,
     margin: Annotated[
         float | None, typer.Option(min=0, help="Triplet margin on squared L2 between unit vectors (distances lie in "
-                                               "0..4; default 0.2, FaceNet's).")
+                                               f"0..4; default {_default('triplet', 'margin')}, FaceNet's).")
     ] = None,
     pair_head: Annotated[
-        str | None, typer.Option(help=f"Pair head features: {', '.join(PAIR_HEADS)} (default l1).")
+        str | None, typer.Option(help=f"Pair head features: {', '.join(PAIR_HEADS)} (default "
+                                      f"{_default('pair', 'pair_head')}).")
     ] = None,
-    temperature: Annotated[float | None, typer.Option(help="NT-Xent temperature (simclr; default 0.2).")] = None,
+    temperature: Annotated[
+        float | None, typer.Option(help=f"NT-Xent temperature (simclr; default {_default('simclr', 'temperature')}).")
+    ] = None,
     views: Annotated[
         str | None, typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8), simclr "
                                          "(crop, flip, colour jitter, greyscale) or faces (simclr with crops of half "

@@ -34,6 +34,7 @@ from lookalike.workspace import GallerySummary, ModelLike, open_gallery, open_ga
 UPLOADS_DIR = "uploads"
 """Where enrolled uploads are kept inside the gallery folder, as PNG files named by their content hash."""
 
+
 class UnknownImage(LookalikeError):
     """An image id the gallery does not hold."""
 

@@ -452,11 +452,11 @@ def _remove_abandoned_stagings(folder: Path) -> None:
 
 def _process_alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # no signal sent: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:  # alive, someone else's
-        return True
+    except PermissionError:  # it exists, and is someone else's
+        pass
     return True
 
 

@@ -304,7 +304,7 @@ def create_app(
 async def _answer(request: Request, error: Exception) -> JSONResponse:
     """A user's error in words, made printable, with the status its class declares (see lookalike.errors); one
     that asks the client to come back later says when."""
-    status = getattr(error, "http_status", 409)
+    assert isinstance(error, LookalikeError)  # the one kind this handler is registered for
     retry = getattr(error, "retry_after_seconds", None)
-    return JSONResponse({"detail": printable(str(error))}, status_code=status,
+    return JSONResponse({"detail": printable(str(error))}, status_code=error.http_status,
                         headers={"Retry-After": str(retry)} if retry is not None else None)
