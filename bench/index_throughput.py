@@ -20,8 +20,8 @@ from PIL import Image
 from record import add_record_options, publish
 from torchvision import transforms
 
+import lookalike
 from lookalike.data import find_images
-from lookalike.indexing import index_folder
 from lookalike.models import EncoderConfig, create_encoder
 
 
@@ -42,7 +42,8 @@ def plain_loop(paths: list[Path], encoder, size: int, batch_size: int = 64) -> f
 
 def lookalike_index(folder: Path, encoder) -> float:
     with tempfile.TemporaryDirectory() as scratch:
-        report = index_folder(folder, Path(scratch) / "g", model=encoder)
+        with lookalike.open(Path(scratch) / "g", encoder) as session:
+            report = session.index(folder)
     assert report.added == report.found, report
     return report.seconds
 

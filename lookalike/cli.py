@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -30,6 +30,9 @@ from lookalike.objectives.registry import objective_help, objective_spec
 from lookalike.runtime import PRECISIONS
 from lookalike.text import printable
 from lookalike.train import Callbacks, StepProgress
+
+if TYPE_CHECKING:
+    from lookalike.session import Session
 
 app = typer.Typer(
     help="Learn what makes unlabeled images alike, then search, verify and recognise with it.",
@@ -128,6 +131,13 @@ def _widths(head: str) -> tuple[int, ...]:
         return tuple(int(width) for width in head.split(","))
     except ValueError:
         raise typer.BadParameter("comma-separated whole numbers, e.g. 512,256,256", param_hint="--head") from None
+
+
+def _session(gallery: Path, model: Path | None = None, settings: EmbedSettings = EmbedSettings()) -> Session:
+    """The gallery and its model, open for one command."""
+    from lookalike.session import Session
+
+    return Session(gallery, model, settings=settings)
 
 
 def _settings(batch_size: int, workers: int | None, device: str | None, precision: str) -> EmbedSettings:
@@ -329,16 +339,13 @@ def index(
     precision: PrecisionOption = "auto",
 ) -> None:
     """Embed the images under FOLDER into a gallery (created on first use). Only new or changed files are embedded."""
-    from lookalike.indexing import index_folder
-
     if index_kind is not None and index_kind not in INDEX_KINDS:
         raise typer.BadParameter(f"choose one of {', '.join(INDEX_KINDS)}", param_hint="--index")
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding")
-        report = index_folder(
-            folder, gallery, model=model, index=index_kind, prune=prune,
-            settings=_settings(batch_size, workers, device, precision), on_plan=on_plan, on_progress=on_progress,
-        )
+        with _session(gallery, model, _settings(batch_size, workers, device, precision)) as session:
+            report = session.index(folder, prune=prune, index_kind=index_kind, on_plan=on_plan,
+                                   on_progress=on_progress)
     _warn_skipped(report.skipped)
     missing = ""
     if report.missing:
@@ -365,16 +372,13 @@ def search(
     precision: PrecisionOption = "auto",
 ) -> None:
     """Find the K gallery images most like each query (cosine similarity, 1 = identical embedding)."""
-    from lookalike.search import search_images
-
     if grid is not None and grid.is_dir():
         raise LookalikeError(f"--grid {grid} is a folder; name the PNG file to write")
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding queries")
-        report = search_images(
-            queries, gallery, k=k, model=model, exclude_self=exclude_self,
-            settings=_settings(batch_size, workers, device, precision), on_plan=on_plan, on_progress=on_progress,
-        )
+        with _session(gallery, model, _settings(batch_size, workers, device, precision)) as session:
+            report = session.search_all(queries, k=k, exclude_self=exclude_self, on_plan=on_plan,
+                                        on_progress=on_progress)
     _warn_skipped(report.skipped)
     if as_json:
         typer.echo(json.dumps({
@@ -405,18 +409,29 @@ def remove(
     gallery: GalleryOption,
 ) -> None:
     """Remove images from a gallery (the files on disk are not touched)."""
-    from lookalike.indexing import remove_from_gallery
-
-    removed = remove_from_gallery(paths, gallery)
+    with _session(gallery) as session:
+        removed = session.remove(paths)
     typer.echo(f"removed {removed} image{'s' * (removed != 1)} from {gallery}")
 
 
 @app.command()
 def info(gallery: GalleryOption) -> None:
     """Show what a gallery holds and which model made it."""
-    from lookalike.workspace import describe_gallery
-
-    for key, value in describe_gallery(gallery).items():
+    with _session(gallery) as session:
+        summary = session.info()
+    info = summary.info
+    facts = {
+        "gallery": str(summary.folder),
+        "images": str(info.count),
+        "model id": info.model_id,
+        "embedding dim": str(info.dim),
+        "metric": info.metric,
+        "index": info.index,
+        "threshold": "not calibrated" if info.threshold is None else f"{info.threshold:.4f}",
+    }
+    if summary.backbone is not None:
+        facts["model"] = f"{summary.backbone} at {summary.image_size} px, weights: {summary.weights}"
+    for key, value in facts.items():
         typer.echo(f"{key}: {value}")
 
 
@@ -468,12 +483,10 @@ def enroll(
     precision: PrecisionOption = "auto",
 ) -> None:
     """Enrol identities from FOLDER into the gallery: their embeddings are stored with their names, no retraining."""
-    from lookalike.enrolment import enroll_folder
-
     with _progress() as bars:
         on_plan, on_progress = bars.counter("enrolling")
-        report = enroll_folder(folder, gallery, model=model, settings=_settings(batch_size, workers, device, precision),
-                               on_plan=on_plan, on_progress=on_progress)
+        with _session(gallery, model, _settings(batch_size, workers, device, precision)) as session:
+            report = session.enrol_folder(folder, on_plan=on_plan, on_progress=on_progress)
     _warn_skipped(report.skipped)
     images = sum(report.enrolled.values())
     typer.echo(f"enrolled {len(report.enrolled)} identities ({images} images) in {report.gallery}; "
@@ -483,9 +496,9 @@ def enroll(
 @app.command()
 def identities(gallery: GalleryOption) -> None:
     """List the enrolled identities as `identity,images` lines."""
-    from lookalike.enrolment import list_identities
-
-    for name, count in list_identities(gallery).items():
+    with _session(gallery) as session:
+        known = session.identities()
+    for name, count in known.items():
         _row(name, count)
 
 
@@ -496,9 +509,9 @@ def rename_identity_command(
     gallery: GalleryOption,
 ) -> None:
     """Rename an enrolled identity; its images and embeddings stay."""
-    from lookalike.enrolment import rename_identity
-
-    typer.echo(f"renamed {old} to {new} ({rename_identity(gallery, old, new)} images)")
+    with _session(gallery) as session:
+        count = session.rename_identity(old, new)
+    typer.echo(f"renamed {old} to {new} ({count} images)")
 
 
 @app.command("remove-identity")
@@ -507,9 +520,9 @@ def remove_identity_command(
     gallery: GalleryOption,
 ) -> None:
     """Forget an enrolled identity and its embeddings (the image files are not touched)."""
-    from lookalike.enrolment import remove_identity
-
-    typer.echo(f"removed {name} ({remove_identity(gallery, name)} images)")
+    with _session(gallery) as session:
+        count = session.remove_identity(name)
+    typer.echo(f"removed {name} ({count} images)")
 
 
 @app.command()
@@ -527,21 +540,29 @@ def verify(
 ) -> None:
     """Is IMAGE the same identity as OTHER, or as the --claimed enrolled identity? Prints the distance, the
     similarity and the decision at τ. Exit status 0 for same, 1 for different or undecided."""
-    from lookalike.verification import verify_claim, verify_images
-
     settings = _settings(2, 0, device, precision)
     if (other is None) == (claimed is None):
         raise typer.BadParameter("give a second image or --claimed NAME (not both)", param_hint="OTHER")
-    if claimed is not None:
-        if gallery is None:
+    if gallery is None:
+        if claimed is not None:
             raise typer.BadParameter("--claimed needs --gallery", param_hint="--gallery")
-        verdict = verify_claim(image, claimed, gallery, model=model, threshold=threshold, aggregate=aggregate,
-                               settings=settings)
-    elif other is not None:
-        verdict = verify_images(image, other, model=model, gallery=gallery, threshold=threshold, settings=settings)
+        if model is None:
+            raise LookalikeError("name the model to compare with: --model M, or --gallery G to use the gallery's")
+        from lookalike.model import load_model
+        from lookalike.verification import verify_pair
+
+        assert other is not None  # checked above: a second image or --claimed
+        verdict = verify_pair(load_model(model, settings), image, other, threshold)
+    else:
+        with _session(gallery, model, settings) as session:
+            if claimed is not None:
+                verdict = session.verify_claim(image, claimed, threshold=threshold, aggregate=aggregate)
+            else:
+                assert other is not None
+                verdict = session.verify(image, other, threshold=threshold)
     decision = {True: "same", False: "different", None: "undecided (no τ: calibrate, or pass --threshold)"}
     if as_json:
-        typer.echo(json.dumps({"image": str(verdict.first), "other": verdict.second, "distance": verdict.distance,
+        typer.echo(json.dumps({"image": str(verdict.first), "other": str(verdict.second), "distance": verdict.distance,
                                "similarity": verdict.similarity, "threshold": verdict.tau, "same": verdict.same,
                                "scorer": verdict.scorer}))
     else:
@@ -566,13 +587,11 @@ def recognize(
 ) -> None:
     """Name the enrolled identity in each image, or `unknown` when none is closer than τ: CSV
     `file,identity,distance`, one line per image."""
-    from lookalike.verification import recognize_images
-
     with _progress() as bars:
         on_plan, on_progress = bars.counter("recognising")
-        report = recognize_images(images, gallery, model=model, threshold=threshold, aggregate=aggregate,
-                                  settings=_settings(batch_size, workers, device, precision), on_plan=on_plan,
-                                  on_progress=on_progress)
+        with _session(gallery, model, _settings(batch_size, workers, device, precision)) as session:
+            report = session.recognise_all(images, threshold=threshold, aggregate=aggregate, on_plan=on_plan,
+                                           on_progress=on_progress)
     _warn_skipped(report.skipped)
     if as_json:
         typer.echo(json.dumps({"threshold": report.tau, "scorer": report.scorer, "results": [
@@ -605,14 +624,23 @@ def calibrate(
     """Measure verification on FOLDER (ROC AUC, EER, TAR at FAR 1e-2 and 1e-3), choose τ and store it with the
     gallery, where verify and recognize use it by default."""
     from lookalike.report.roc import ROC_FILE
-    from lookalike.verification import calibrate_folder
 
+    settings = _settings(batch_size, workers, device, precision)
+    roc = roc or (gallery / ROC_FILE if gallery else Path(ROC_FILE))
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding")
-        report = calibrate_folder(folder, model=model, gallery=gallery, target_far=target_far,
-                                  roc=roc or (gallery / ROC_FILE if gallery else Path(ROC_FILE)),
-                                  settings=_settings(batch_size, workers, device, precision), on_plan=on_plan,
-                                  on_progress=on_progress)
+        if gallery is not None:
+            with _session(gallery, model, settings) as session:
+                report = session.calibrate(folder, target_far=target_far, roc=roc, on_plan=on_plan,
+                                           on_progress=on_progress)
+        elif model is not None:
+            from lookalike.model import load_model
+            from lookalike.verification import calibrate_model
+
+            report = calibrate_model(load_model(model, settings), folder, target_far=target_far, roc=roc,
+                                     on_plan=on_plan, on_progress=on_progress)
+        else:
+            raise LookalikeError("name the model to calibrate: --model M, or --gallery G to calibrate its model")
     _warn_skipped(report.skipped)
     result = report.calibration
     if as_json:

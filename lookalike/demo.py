@@ -16,14 +16,15 @@ from lookalike import __version__
 from lookalike.data import find_images, label_for, split_indices
 from lookalike.data.public_sets import demo_images
 from lookalike.gallery import Gallery
-from lookalike.indexing import IndexReport, index_folder
+from lookalike.indexing import IndexReport
 from lookalike.metrics import RetrievalScores, retrieval_scores
 from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, model_id
 from lookalike.models.storage import CONFIG_FILE
 from lookalike.report.curves import CURVES_FILE
 from lookalike.report.grid import render_grid
 from lookalike.report.html import Section, write_report
-from lookalike.search import QueryResult, search_images
+from lookalike.search import QueryResult
+from lookalike.session import Session
 from lookalike.train import Callbacks, TrainSettings, train_folder
 
 GRID_QUERIES = 6
@@ -100,9 +101,10 @@ def run_demo(
     for name, encoder in encoders.items():
         gallery = out_dir / f"gallery-{name}"
         _discard_if_other_model(gallery, encoder)
-        index = index_folder(data_dir, gallery, model=encoder, on_plan=on_plan, on_progress=on_progress)
-        searched = search_images(queries, gallery, k=max(label_counts.values()), exclude_self=True)
-        query_labels = [label_for(result.query, data_dir) for result in searched.results]
+        with Session(gallery, encoder) as session:
+            index = session.index(data_dir, on_plan=on_plan, on_progress=on_progress)
+            searched = session.search_all(queries, k=max(label_counts.values()), exclude_self=True)
+        query_labels = [label_for(Path(result.query), data_dir) for result in searched.results]
         scores = retrieval_scores(
             query_labels,
             [[hit.image.label for hit in result.hits] for result in searched.results],
@@ -118,7 +120,7 @@ def run_demo(
     grid = render_grid(
         [QueryResult(result.query, result.hits[:GRID_HITS]) for result in shown],
         out_dir / "search-grid.png",
-        query_labels=[label_for(result.query, data_dir) for result in shown],
+        query_labels=[label_for(Path(result.query), data_dir) for result in shown],
     )
     curves = model_dir / CURVES_FILE if epochs else None
     report = write_report(

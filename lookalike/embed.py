@@ -18,6 +18,7 @@ from lookalike.data import BadImage, DecodedBatch, iter_decoded_batches
 from lookalike.errors import LookalikeError
 from lookalike.models import Encoder
 from lookalike.models.inference import for_inference
+from lookalike.preprocess import stage_named
 from lookalike.runtime import PRECISIONS, autocast, autocast_dtype, pick_device
 
 
@@ -61,6 +62,7 @@ class Embedder:
         self.encoder = for_inference(encoder).to(self.device).to(memory_format=torch.channels_last)
         self.image_size = encoder.config.image_size
         self.dim = encoder.config.embedding_dim
+        self.stage = stage_named(encoder.config.preprocess)
 
     @torch.inference_mode()
     def embed_pixels(self, pixels: torch.Tensor) -> np.ndarray:
@@ -85,7 +87,7 @@ class Embedder:
         """Each decoded batch with its embeddings, in input order; bad files travel in batch.skipped."""
         batches = iter_decoded_batches(
             paths, self.image_size, batch_size=self.settings.batch_size, workers=self.settings.workers,
-            pin_memory=self.device.type == "cuda",
+            pin_memory=self.device.type == "cuda", stage=self.stage,
         )
         for batch in batches:
             yield batch, self.embed_pixels(batch.pixels)

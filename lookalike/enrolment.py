@@ -16,12 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.data import IMAGE_SUFFIXES, BadImage, find_images
-from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError, NotEnrolled, NothingReadable
 from lookalike.gallery import GalleryStore, ImageRecord
-from lookalike.models import model_id
+from lookalike.model import Model
 from lookalike.text import has_unsafe_characters, printable
-from lookalike.workspace import ModelLike, open_gallery_without_model, writable_gallery
 
 MAX_IDENTITY_LENGTH = 200
 
@@ -101,31 +99,27 @@ def enrolment_images(folder: str | Path) -> EnrolmentImages:
     return found
 
 
-def enroll_folder(
-    folder: str | Path,
-    gallery: str | Path,
+def enrol_found(
+    store: GalleryStore,
+    model: Model,
+    found: EnrolmentImages,
     *,
-    model: ModelLike = None,
-    settings: EmbedSettings = EmbedSettings(),
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> EnrolReport:
-    """Embed and store every identity image under `folder` (an image already stored is replaced). The gallery is
-    created with `model` when it does not exist; an existing one must have been built by `model`. When not one image
-    could be enrolled, `NothingReadable` says why for each, and a gallery created by this call is removed again."""
-    found = enrolment_images(folder)
+    """Embed and store the identity images `found` in a gallery open for writing, and commit (an image already
+    stored is replaced). When not one image could be enrolled, `NothingReadable` says why for each."""
     pairs = found.pairs
-    with writable_gallery(gallery, model) as (store, encoder):
-        if on_plan:
-            on_plan(len(pairs))
-        embedded = Embedder(encoder, settings).embed_paths([path for path, _ in pairs], on_progress=on_progress)
-        skipped = found.skipped + embedded.skipped
-        if not embedded.indices:
-            raise NothingReadable(skipped)
-        readable = [pairs[i] for i in embedded.indices]
-        store_enrolled(store, readable, embedded.vectors, embedded.sha256, model_id(encoder))
-        return EnrolReport(store.folder, dict(Counter(identity for _, identity in readable)), skipped,
-                           len(identity_counts(store)))
+    if on_plan:
+        on_plan(len(pairs))
+    embedded = model.embedder.embed_paths([path for path, _ in pairs], on_progress=on_progress)
+    skipped = found.skipped + embedded.skipped
+    if not embedded.indices:
+        raise NothingReadable(skipped)
+    readable = [pairs[i] for i in embedded.indices]
+    store_enrolled(store, readable, embedded.vectors, embedded.sha256, model.id)
+    return EnrolReport(store.folder, dict(Counter(identity for _, identity in readable)), skipped,
+                       len(store.identities()))
 
 
 def store_enrolled(
@@ -143,37 +137,25 @@ def store_enrolled(
     return records
 
 
-def list_identities(gallery: str | Path) -> dict[str, int]:
-    """Each enrolled identity with its number of images, sorted by name."""
-    with open_gallery_without_model(gallery, read_only=True) as store:
-        return identity_counts(store)
-
-
-def rename_identity(gallery: str | Path, old: str, new: str) -> int:
-    """Give `old`'s images the name `new`; returns how many. Refuses a name that is taken (it would merge two)."""
+def rename_identity(store: GalleryStore, old: str, new: str) -> int:
+    """Give `old`'s images the name `new` in a gallery open for writing, and commit; returns how many. Refuses a
+    name that is taken (it would merge two)."""
     new = identity_name(new)
-    with open_gallery_without_model(gallery) as store:
-        known = identity_counts(store)
-        _check_known(old, known, store.folder)
-        if new in known:
-            raise LookalikeError(f"{new!r} is already enrolled in {store.folder}; remove it first or pick another name")
-        count = store.rename_identity(old, new)
-        store.commit()
+    known = store.identities()
+    _check_known(old, known, store.folder)
+    if new in known:
+        raise LookalikeError(f"{new!r} is already enrolled in {store.folder}; remove it first or pick another name")
+    count = store.rename_identity(old, new)
+    store.commit()
     return count
 
 
-def remove_identity(gallery: str | Path, name: str) -> int:
-    """Forget `name` and its images; returns how many images went."""
-    with open_gallery_without_model(gallery) as store:
-        _check_known(name, identity_counts(store), store.folder)
-        count = store.remove([image.path for image in store.images() if image.identity == name])
-        store.commit()
+def remove_identity(store: GalleryStore, name: str) -> int:
+    """Forget `name` and its images in a gallery open for writing, and commit; returns how many images went."""
+    _check_known(name, store.identities(), store.folder)
+    count = store.remove([image.path for image in store.enrolled_as(name)])
+    store.commit()
     return count
-
-
-def identity_counts(store: GalleryStore) -> dict[str, int]:
-    """Each enrolled identity in an open gallery with its number of images, sorted by name."""
-    return dict(sorted(Counter(image.identity for image in store.images() if image.identity is not None).items()))
 
 
 def _check_known(name: str, known: dict[str, int], folder: Path) -> None:

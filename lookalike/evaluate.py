@@ -29,7 +29,8 @@ from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError
 from lookalike.features import Features, embed_labelled
 from lookalike.metrics import RetrievalScores, retrieval_scores
-from lookalike.models import Encoder, load_model, model_id
+from lookalike.model import Model, encoder_of
+from lookalike.models import Encoder, model_id
 from lookalike.probe import ProbeScores, knn_accuracy, linear_probe
 
 DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "lookalike" / "features"
@@ -55,7 +56,7 @@ class Evaluation:
 
 
 def evaluate(
-    model: str | Path | Encoder,
+    model: str | Path | Encoder | Model,
     train: str | Path,
     test: str | Path,
     *,
@@ -72,7 +73,7 @@ def evaluate(
     CIFAR-10 folder, whose train or test split is then used. `layer` overrides the model's embedding layer
     ("head" or "backbone", read as it is, without the model's whitening); `cache_dir` None turns the feature cache off.
     """
-    encoder = load_model(model) if not isinstance(model, Encoder) else model
+    encoder = encoder_of(model)
     if layer is not None and (layer != encoder.config.embed_from or encoder.config.whiten):
         encoder = copy.copy(encoder)  # the same weights, read at another layer; the caller's encoder is unchanged
         encoder.config = replace(encoder.config, embed_from=layer, whiten=None)  # validates the name

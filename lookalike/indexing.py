@@ -15,10 +15,10 @@ from pathlib import Path
 
 from lookalike.data import BadImage, as_found, file_sha256, find_images, label_for
 from lookalike.data.decode import unreadable
-from lookalike.embed import EmbedSettings, Embedder
+from lookalike.embed import Embedder
 from lookalike.errors import NothingReadable
-from lookalike.gallery import Gallery, ImageRecord
-from lookalike.workspace import ModelLike, open_gallery_without_model, writable_gallery
+from lookalike.gallery import GalleryStore, ImageRecord
+from lookalike.model import Model
 
 COMMIT_EVERY_SECONDS = 30.0
 
@@ -56,48 +56,45 @@ def _is_under(path: str, folder: Path) -> bool:
 
 
 def index_folder(
+    store: GalleryStore,
+    model: Model,
     folder: str | Path,
-    gallery: str | Path,
     *,
-    model: ModelLike = None,
     index: str | None = None,
     prune: bool = False,
-    settings: EmbedSettings = EmbedSettings(),
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> IndexReport:
-    """Bring the gallery at `gallery` up to date with the images under `folder`.
+    """Bring the gallery open for writing in `store` up to date with the images under `folder`, and commit.
 
-    The gallery is created on first use (with `model`, or a new random-init ResNet-18), with the `index` kind
-    ("flat" unless given); naming another kind for an existing gallery rebuilds its index. Files that fail to
-    decode are skipped and listed in the report; the rest are indexed. `on_plan(n)` is told how many files need
-    embedding, `on_progress(n)` how many each batch settled. When not one file could be read, `NothingReadable`
-    is raised, nothing is pruned, and a gallery this call created is removed again.
+    Naming an `index` kind other than the gallery's rebuilds its index. Files that fail to decode are skipped and
+    listed in the report; the rest are indexed. `on_plan(n)` is told how many files need embedding,
+    `on_progress(n)` how many each batch settled. When not one file could be read, `NothingReadable` is raised and
+    nothing is pruned.
     """
     started = time.perf_counter()
     folder = Path(folder).resolve()
     images = find_images(folder)
-    with writable_gallery(gallery, model, index=index or "flat") as (store, encoder):
-        report = IndexReport(gallery=store.folder, model_id=store.info.model_id, found=len(images))
-        if index and index != store.info.index:
-            store.rebuild(index)
-        pending = _plan(images, store, report)
-        if on_plan:
-            on_plan(len(pending))
-        _embed_into(store, Embedder(encoder, settings), pending, folder, report, on_progress)
-        if len(report.skipped) == len(images):
-            raise NothingReadable(report.skipped)
-        found = {str(path) for path in images}
-        gone = [image.path for image in store.images() if _is_under(image.path, folder) and image.path not in found]
-        report.missing = len(gone)
-        if prune and gone:
-            report.removed = store.remove(gone)
-        store.commit()
+    report = IndexReport(gallery=store.folder, model_id=store.info.model_id, found=len(images))
+    if index and index != store.info.index:
+        store.rebuild(index)
+    pending = _plan(images, store, report)
+    if on_plan:
+        on_plan(len(pending))
+    _embed_into(store, model.embedder, pending, folder, report, on_progress)
+    if len(report.skipped) == len(images):
+        raise NothingReadable(report.skipped)
+    found = {str(path) for path in images}
+    gone = [image.path for image in store.images() if _is_under(image.path, folder) and image.path not in found]
+    report.missing = len(gone)
+    if prune and gone:
+        report.removed = store.remove(gone)
+    store.commit()
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _plan(images: list[Path], store: Gallery, report: IndexReport) -> list[_Pending]:
+def _plan(images: list[Path], store: GalleryStore, report: IndexReport) -> list[_Pending]:
     """Sort the folder's files into unchanged ones and ones to embed; record touched-but-identical files."""
     pending = []
     for path in images:
@@ -116,7 +113,7 @@ def _plan(images: list[Path], store: Gallery, report: IndexReport) -> list[_Pend
     return pending
 
 
-def _embed_into(store: Gallery, embedder: Embedder, pending: list[_Pending], folder: Path, report: IndexReport,
+def _embed_into(store: GalleryStore, embedder: Embedder, pending: list[_Pending], folder: Path, report: IndexReport,
                 on_progress: Callable[[int], None] | None) -> None:
     last_commit = time.monotonic()
     paths = [item.path for item in pending]
@@ -140,15 +137,15 @@ def _embed_into(store: Gallery, embedder: Embedder, pending: list[_Pending], fol
             on_progress(len(batch.indices) + len(batch.skipped))
 
 
-def remove_from_gallery(paths: Sequence[str | Path], gallery: str | Path) -> int:
-    """Remove the given images, and every image under the given folders, from the gallery. Returns the count."""
+def remove_paths(store: GalleryStore, paths: Sequence[str | Path]) -> int:
+    """Remove the given images, and every image under the given folders, from a gallery open for writing, and
+    commit. Returns the count."""
     targets = [as_found(path) for path in paths]
-    with open_gallery_without_model(gallery) as store:
-        doomed = [
-            image.path
-            for image in store.images()
-            if any(image.path == str(target) or _is_under(image.path, target) for target in targets)
-        ]
-        removed = store.remove(doomed)
-        store.commit()
+    doomed = [
+        image.path
+        for image in store.images()
+        if any(image.path == str(target) or _is_under(image.path, target) for target in targets)
+    ]
+    removed = store.remove(doomed)
+    store.commit()
     return removed

@@ -6,16 +6,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lookalike.data import BadImage, collect_images
-from lookalike.embed import EmbedSettings, Embedder
+from lookalike.data import BadImage
 from lookalike.errors import NothingReadable
-from lookalike.gallery import Hit
-from lookalike.workspace import ModelLike, open_gallery
+from lookalike.gallery import GalleryStore, Hit
+from lookalike.images import ImageInput
+from lookalike.model import Model
 
 
 @dataclass(frozen=True)
 class QueryResult:
-    query: Path
+    query: Path | str  # the query file, or the name of an image held in memory
     hits: list[Hit]
 
 
@@ -25,39 +25,36 @@ class SearchReport:
     skipped: list[BadImage] = field(default_factory=list)
 
 
-def search_images(
-    queries: Sequence[str | Path],
-    gallery: str | Path,
+def search_gallery(
+    store: GalleryStore,
+    model: Model,
+    queries: ImageInput | Sequence[ImageInput],
     *,
     k: int = 10,
-    model: ModelLike = None,
     exclude_self: bool = False,
-    settings: EmbedSettings = EmbedSettings(),
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> SearchReport:
-    """The top-`k` gallery images for each query image (files, or folders searched recursively).
+    """The top-`k` gallery images for each query image (any kind `Model.embed_each` takes; folders are searched
+    recursively).
 
-    With `exclude_self`, a query that is itself in the gallery (same path) does not appear among its own hits.
-    Queries that fail to decode are skipped and listed in the report; when none decodes, `NothingReadable` says
-    why for each.
+    With `exclude_self`, a query file that is itself in the gallery (same path) does not appear among its own hits.
+    Queries that fail to decode are skipped and listed in the report; when none decodes, `NothingReadable` says why
+    for each.
     """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    paths = collect_images(queries)
-    store, encoder = open_gallery(gallery, model, read_only=True)
-    with store:
-        if on_plan:
-            on_plan(len(paths))
-        embedded = Embedder(encoder, settings).embed_paths(paths, on_progress=on_progress)
-        if not embedded.indices:
-            raise NothingReadable(embedded.skipped)
-        found = [paths[i] for i in embedded.indices]
-        exclude = None
-        if exclude_self:
-            exclude = [{stored.id} if (stored := store.find(str(path))) else set() for path in found]
-        hits = store.search(embedded.vectors, k, exclude=exclude)
+    items, embedded = model.embed_each(queries, on_plan=on_plan, on_progress=on_progress)
+    if not embedded.indices:
+        raise NothingReadable(embedded.skipped)
+    found = [items[i] for i in embedded.indices]
+    exclude = None
+    if exclude_self:
+        exclude = [{stored.id} if isinstance(item, Path) and (stored := store.find(str(item))) else set()
+                   for item in found]
+    hits = store.search(embedded.vectors, k, exclude=exclude)
     return SearchReport(
-        results=[QueryResult(query, query_hits) for query, query_hits in zip(found, hits)],
+        results=[QueryResult(item if isinstance(item, Path) else item.name, query_hits)
+                 for item, query_hits in zip(found, hits)],
         skipped=embedded.skipped,
     )

@@ -17,16 +17,14 @@ import numpy as np
 
 from lookalike.data import decode_rgb
 from lookalike.errors import LookalikeError
+from lookalike.images import Encoded
+from lookalike.preprocess import Stage
 
 DEFAULT_MAX_PIXELS = 24_000_000
 """A 24-megapixel camera's photo (6000 x 4000): about 100 MB while it decodes."""
 
 DEFAULT_AT_ONCE = 2
 DEFAULT_WAIT_SECONDS = 10.0
-
-Upload = tuple[str, bytes]
-"""An image held in memory: (a name for messages, the file's bytes)."""
-
 
 _M_MMAP_THRESHOLD = -3
 """glibc's mallopt parameter number for the size above which an allocation gets pages of its own."""
@@ -76,14 +74,13 @@ class UploadDecoder:
         self.limits = limits
         self._turns = threading.BoundedSemaphore(limits.at_once)
 
-    def decode(self, upload: Upload, size: int | None = None) -> np.ndarray:
-        """(H, W, 3) uint8 RGB pixels of an upload, as `decode_rgb` makes them (centre square at `size` when given).
-        Raises `TooManyPixels` over the pixel limit, `BadImage` for anything unreadable and `Busy` when no turn
-        came in time."""
-        name, data = upload
+    def decode(self, upload: Encoded, size: int | None = None, stage: Stage | None = None) -> np.ndarray:
+        """(H, W, 3) uint8 RGB pixels of an upload, as `decode_rgb` makes them (the `stage`'s input at `size` when
+        given). Raises `TooManyPixels` over the pixel limit, `BadImage` for anything unreadable and `Busy` when no
+        turn came in time."""
         if not self._turns.acquire(timeout=self.limits.wait_seconds):
             raise Busy(f"the server is decoding {self.limits.at_once} images already; try again in a few seconds")
         try:
-            return decode_rgb(data, size, max_pixels=self.limits.max_pixels, name=name)
+            return decode_rgb(upload.data, size, max_pixels=self.limits.max_pixels, name=upload.name, stage=stage)
         finally:
             self._turns.release()

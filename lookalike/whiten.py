@@ -14,7 +14,8 @@ import torch
 from lookalike.data import BadImage, find_images
 from lookalike.embed import EmbedSettings, Embedder
 from lookalike.errors import LookalikeError, NothingReadable
-from lookalike.models import Encoder, load_model, refuse_existing_model, save_model
+from lookalike.model import Model, encoder_of
+from lookalike.models import Encoder, refuse_existing_model, save_model
 from lookalike.models.whitening import DEFAULT_SHRINKAGE, fit_whitening
 
 
@@ -27,7 +28,7 @@ class WhitenReport:
 
 
 def whiten_model(
-    model: str | Path | Encoder,
+    model: str | Path | Encoder | Model,
     folder: str | Path,
     out: str | Path,
     *,
@@ -41,7 +42,7 @@ def whiten_model(
     the model with it to `out`. A model that is already whitened is refitted from its unwhitened embedding."""
     out = Path(out)
     refuse_existing_model(out)
-    source = load_model(model) if not isinstance(model, Encoder) else model
+    source = encoder_of(model)
     unwhitened = _without_whitening(source)
     paths = find_images(folder)
     if on_plan:

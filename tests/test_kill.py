@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+import lookalike
 from lookalike.embed import EmbedSettings
 from lookalike.gallery import Gallery
-from lookalike.indexing import index_folder
 from lookalike.train import resume_training
 from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
 
@@ -26,7 +26,7 @@ def _killed(module: str, attribute: str, nth: int, *arguments) -> None:
 
 
 @pytest.mark.parametrize(("module", "attribute", "nth", "committed"), [
-    ("lookalike.workspace", "save_model", 1, None),  # while a new gallery writes its model copy
+    ("lookalike.model", "save_model", 1, None),  # while a new gallery writes its model copy
     ("lookalike.gallery.catalog", "Catalog.commit", 1, 0),  # the first batch's index file written, not committed
     ("lookalike.gallery.catalog", "Catalog.commit", 3, 8),  # two batches of four committed, the third not
 ])
@@ -41,7 +41,8 @@ def test_index_killed_loses_nothing_committed_and_a_rerun_finishes(image_folder,
         with Gallery.open(gallery, read_only=True) as store:
             assert len(store) == committed
             assert all(Path(image.path).is_file() for image in store.images())
-    report = index_folder(image_folder, gallery, model=tiny_model, settings=SETTINGS)
+    with lookalike.open(gallery, tiny_model, settings=SETTINGS) as session:
+        report = session.index(image_folder)
     assert (report.added, report.unchanged, report.skipped) == (12 - (committed or 0), committed or 0, [])
     assert not list(tmp_path.glob(".g.creating-*"))  # what the killed creator left is cleared away
 

@@ -17,6 +17,7 @@ import torch
 from lookalike.data.decode import BadImage
 from lookalike.data.loading import iter_decoded_batches
 from lookalike.errors import LookalikeError
+from lookalike.preprocess import Stage
 
 DEFAULT_MAX_BYTES = 8 * 2**30
 
@@ -62,8 +63,10 @@ def cache_images(
     workers: int | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     on_progress: Callable[[int], None] | None = None,
+    stage: Stage | None = None,
 ) -> ImageCache:
-    """Decode `paths` to size x size (shorter side scaled, centre cropped) into one uint8 tensor.
+    """Decode `paths` to size x size, prepared by the preprocessing `stage` (by default the centre square), into
+    one uint8 tensor.
 
     Refuses up front, before decoding anything, when the cache would exceed `max_bytes`.
     """
@@ -73,7 +76,7 @@ def cache_images(
     skipped: list[BadImage] = []
     duplicates: list[Path] = []
     seen: set[str] = set()
-    for batch in iter_decoded_batches(paths, size, workers=workers):
+    for batch in iter_decoded_batches(paths, size, workers=workers, stage=stage):
         skipped += batch.skipped
         for slot, index, digest in zip(batch.pixels, batch.indices, batch.sha256):
             if digest in seen:

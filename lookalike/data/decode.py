@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lookalike.errors import LookalikeError
+from lookalike.preprocess import DEFAULT_STAGE, Stage, stage_named
 
 MAX_PIXELS = 89_478_485
 """Pillow's default decompression-bomb limit (a quarter GiB of RGB pixels), well beyond any camera's photos."""
@@ -83,17 +84,20 @@ def decode_rgb(
     *,
     max_pixels: int = MAX_PIXELS,
     name: str | None = None,
+    stage: Stage | None = None,
 ) -> np.ndarray:
     """Decode a file, or the bytes of one, to a C-contiguous (H, W, 3) uint8 RGB array.
 
     EXIF orientation is applied, alpha is laid over white, 16-bit greyscale is rescaled, and an animation gives its
-    first frame. With ``size``, the shorter side is scaled to ``size`` and the centre cropped to a square; JPEGs are
-    then decoded at a reduced scale that is still at least ``size``, which is much faster for large photos.
+    first frame. With ``size``, the preprocessing ``stage`` (by default the centre square, see lookalike.preprocess)
+    makes a ``size`` x ``size`` input of it; JPEGs are then decoded at the reduced scale the stage allows, which is
+    much faster for large photos.
     ``name`` labels ``bytes`` input in errors. Images over ``max_pixels`` are refused from their header; Pillow's own
     hard limit (twice ``PIL.Image.MAX_IMAGE_PIXELS``) applies as well. Raises `BadImage` for any unusable input.
     """
     if size is not None and size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
+    stage = stage or stage_named(DEFAULT_STAGE)
     label: str | Path
     if isinstance(source, bytes):
         data, label = source, name or "<bytes>"
@@ -107,13 +111,13 @@ def decode_rgb(
             if width * height > max_pixels:
                 limit = f"exceeds the {max_pixels}-pixel limit"
                 raise TooManyPixels(label, f"decompression bomb: {width}x{height} pixels {limit}")
-            if size is not None:
-                image.draft("RGB", (size, size))  # a no-op for every format but JPEG
+            if size is not None and (draft := stage.draft_size(size)) is not None:
+                image.draft("RGB", (draft, draft))  # a no-op for every format but JPEG
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
-            rgb = _to_rgb(image)  # the decoded image itself when it is RGB already: one full-size copy fewer
+            rgb = to_rgb(image)  # the decoded image itself when it is RGB already: one full-size copy fewer
             if size is not None:
-                rgb = _resize_and_centre_crop(rgb, size)
+                rgb = stage.apply(rgb, size)
             pixels = np.array(rgb)  # before the image is closed, which releases its pixels
     except UnidentifiedImageError as error:
         raise BadImage(label, "not an image") from error
@@ -131,7 +135,8 @@ def _describe(error: Exception) -> str:
     return f"cannot decode: {str(error) or type(error).__name__}"
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
+def to_rgb(image: Image.Image) -> Image.Image:
+    """`image` in RGB mode, as every decoder path makes it (see `decode_rgb`)."""
     if image.mode in _WIDE_GREY_MODES:
         grey = np.rint(np.clip(np.asarray(image), 0, 65535) / 257).astype(np.uint8)
         return Image.fromarray(grey).convert("RGB")
@@ -150,14 +155,6 @@ def _stretch_to_bytes(values: np.ndarray) -> np.ndarray:
     if high == low:
         return np.zeros(values.shape, dtype=np.uint8)
     return np.rint((finite - low) * (255 / (high - low))).astype(np.uint8)
-
-
-def _resize_and_centre_crop(image: Image.Image, size: int) -> Image.Image:
-    """Scale the central square straight to size x size: one resampling step, antialiased when shrinking."""
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) / 2, (height - side) / 2
-    return image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
 
 
 def file_sha256(path: str | Path) -> str:

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lookalike.data.decode import BadImage, decode_rgb, read_image_file
+from lookalike.preprocess import Stage
 
 
 @dataclass
@@ -44,9 +45,10 @@ class _DecodedImage(NamedTuple):
 
 
 class _DecodingDataset(Dataset):
-    def __init__(self, paths: Sequence[Path], size: int) -> None:
+    def __init__(self, paths: Sequence[Path], size: int, stage: Stage | None) -> None:
         self.paths = paths
         self.size = size
+        self.stage = stage
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -55,7 +57,7 @@ class _DecodingDataset(Dataset):
         path = self.paths[index]
         try:
             data = read_image_file(path)
-            pixels = decode_rgb(data, self.size, name=str(path))
+            pixels = decode_rgb(data, self.size, name=str(path), stage=self.stage)
         except BadImage as failure:
             return failure
         return _DecodedImage(index, pixels, hashlib.sha256(data).hexdigest())
@@ -81,8 +83,10 @@ def iter_decoded_batches(
     batch_size: int = 64,
     workers: int | None = None,
     pin_memory: bool = False,
+    stage: Stage | None = None,
 ) -> Iterator[DecodedBatch]:
-    """Decode ``paths`` to size x size in batches of ``batch_size``, yielded in input order.
+    """Decode ``paths`` to size x size in batches of ``batch_size``, yielded in input order, each image prepared by
+    the preprocessing ``stage`` (by default the centre square).
 
     ``workers=None`` uses up to 4 processes and 0 decodes in this process. A worker decodes whole batches, so a single
     batch is always decoded in-process, where it needs no start-up. Failed files are reported in each batch's
@@ -98,7 +102,7 @@ def iter_decoded_batches(
         workers = min(4, os.cpu_count() or 1)
     batch_count = math.ceil(len(paths) / batch_size)
     loader = DataLoader(
-        _DecodingDataset(paths, size),
+        _DecodingDataset(paths, size, stage),
         batch_size=batch_size,
         num_workers=min(workers, batch_count) if batch_count > 1 else 0,
         collate_fn=partial(_collate, size=size),

@@ -20,6 +20,7 @@ from lookalike.data.cifar import cifar10_batch_files, find_cifar10, read_cifar10
 from lookalike.data.discover import find_images, label_for
 from lookalike.data.stl10 import find_stl10, images_file, map_stl10_images, read_stl10_labelled
 from lookalike.errors import LookalikeError
+from lookalike.preprocess import Stage
 
 ROLES = ("train", "test")
 _CHUNK = 1024
@@ -42,9 +43,11 @@ def training_images(
     max_bytes: int = DEFAULT_MAX_BYTES,
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    stage: Stage | None = None,
 ) -> ImageCache:
-    """The images to train on, size x size, without their labels: every image of a folder, STL-10's unlabelled
-    split, or CIFAR-10's training split.
+    """The images to train on, size x size, without their labels: every image of a folder (prepared by the
+    preprocessing `stage`), STL-10's unlabelled split, or CIFAR-10's training split (whose pixels are already
+    decoded and are scaled as they are, see `resize_square`).
 
     `on_plan` is told how many images there are before any is decoded or resized, and `on_progress` how many more
     are done as work goes on, so that a progress bar fills. Images of a data set are named by virtual paths,
@@ -56,7 +59,7 @@ def training_images(
         paths = find_images(path)
         if on_plan:
             on_plan(len(paths))
-        return cache_images(paths, size, workers=workers, max_bytes=max_bytes, on_progress=on_progress)
+        return cache_images(paths, size, workers=workers, max_bytes=max_bytes, on_progress=on_progress, stage=stage)
     if kind == "stl10":
         folder = _found(find_stl10(path))
         images = map_stl10_images(folder, "unlabeled")

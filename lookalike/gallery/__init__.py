@@ -3,5 +3,7 @@
 from lookalike.gallery.embedded import INDEX_KINDS, Gallery
 from lookalike.gallery.protocol import GalleryStore
 from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
+from lookalike.gallery.registry import StoreKind, register_store, store_kind_for, store_names
 
-__all__ = ["INDEX_KINDS", "Gallery", "GalleryInfo", "GalleryStore", "Hit", "ImageRecord", "StoredImage"]
+__all__ = ["INDEX_KINDS", "Gallery", "GalleryInfo", "GalleryStore", "Hit", "ImageRecord", "StoreKind", "StoredImage",
+           "register_store", "store_kind_for", "store_names"]

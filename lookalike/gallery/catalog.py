@@ -226,5 +226,24 @@ class Catalog:
         values = ids.tolist() if isinstance(ids, np.ndarray) else [int(id_) for id_ in ids]  # JSON needs Python ints
         return {row[0]: _stored_quickly(row) for row in self._db.execute(query, (_json_list(values),))}
 
+    def identities(self) -> dict[str, int]:
+        """Each enrolled identity with its number of images, sorted by name."""
+        query = "SELECT identity, COUNT(*) FROM images WHERE identity IS NOT NULL GROUP BY identity"
+        counts = {_from_sql(name) or "": count for name, count in self._db.execute(query)}  # never NULL here
+        return {name: counts[name] for name in sorted(counts)}
+
+    def enrolled(self, identity: str | None = None) -> list[StoredImage]:
+        """The images enrolled as `identity`, or every enrolled image, ordered by id."""
+        if identity is None:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE identity IS NOT NULL ORDER BY id")
+        else:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE identity = ? ORDER BY id",
+                                    (_to_sql(identity),))
+        return [_stored(row) for row in rows]
+
+    def data_version(self) -> int:
+        """A number that changes whenever another connection commits (SQLite's ``data_version``)."""
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
     def all(self) -> list[StoredImage]:
         return [_stored(row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM images ORDER BY id")]

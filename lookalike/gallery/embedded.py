@@ -85,6 +85,8 @@ class Gallery:
         self._generation = generation  # the committed generation that self._index started from
         self._index_changed = False  # whether the next commit needs a new generation file
         self._lock = threading.RLock()
+        self._changes = 0  # counts changes through this handle, kept or discarded: the enrolled cache's key
+        self._enrolled: tuple[tuple[int, int, int], np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def create(
@@ -260,14 +262,16 @@ class Gallery:
             return self._index.reconstruct(np.array(ids, dtype=np.int64))
 
     def search(
-        self, queries: np.ndarray, k: int, *, exclude: Sequence[set[int] | None] | None = None
+        self, queries: np.ndarray, k: int, *, exclude: Sequence[set[int] | None] | None = None,
+        enrolled_only: bool = False,
     ) -> list[list[Hit]]:
         """The ``k`` stored images most alike to each query (rows of unit vectors), best first.
 
         ``k`` is capped at the number of images. ``exclude[i]`` holds ids to leave out of query i's hits (the query
         image itself, say) while still returning ``k`` hits: the index is asked for more and the excluded are
         dropped. ``hnsw`` and ``ivf`` are approximate: ``ivf`` can return fewer than ``k`` hits when the lists it
-        visits hold fewer vectors.
+        visits hold fewer vectors. With ``enrolled_only``, only images enrolled under an identity are searched,
+        exactly, whatever the index kind: their vectors are kept apart in memory until the enrolment changes.
         """
         queries = _unit_vectors(queries, self._manifest.dim, "queries")
         if k < 1:
@@ -275,13 +279,15 @@ class Gallery:
         if exclude is not None and len(exclude) != len(queries):
             raise ValueError(f"exclude has {len(exclude)} entries for {len(queries)} queries")
         excluded = [set(ids or ()) for ids in exclude] if exclude is not None else [set()] * len(queries)
+        widest = max((len(ids) for ids in excluded), default=0)
         with self._lock:
             catalog = self._open_catalog()
-            count = self._index.ntotal
-            if count == 0:
+            if enrolled_only:
+                scores, ids = self._search_enrolled(catalog, queries, k + widest)
+            elif self._index.ntotal == 0:
                 return [[] for _ in excluded]
-            widest = max((len(ids) for ids in excluded), default=0)
-            scores, ids = self._index.search(queries, min(k + widest, count))
+            else:
+                scores, ids = self._index.search(queries, min(k + widest, self._index.ntotal))
             images = catalog.by_id(np.unique(ids[ids >= 0]))
         return [
             [
@@ -291,6 +297,28 @@ class Gallery:
             ][:k]
             for row_scores, row_ids, skip in zip(scores.tolist(), ids.tolist(), excluded)
         ]
+
+    def _search_enrolled(self, catalog: Catalog, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and ids of the ``k`` enrolled images nearest each query, by exact inner product."""
+        key = (catalog.data_version(), self._generation, self._changes)
+        if self._enrolled is None or self._enrolled[0] != key:
+            enrolled = np.array([image.id for image in catalog.enrolled()], dtype=np.int64)
+            ids = np.intersect1d(enrolled, self._index.ids())  # rows committed after this index was loaded wait
+            self._enrolled = key, ids, self._index.reconstruct(ids)
+        _, ids, vectors = self._enrolled
+        scores = queries @ vectors.T
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(scores, best, axis=1), ids[best]
+
+    def identities(self) -> dict[str, int]:
+        """Each enrolled identity with its number of images, sorted by name."""
+        with self._lock:
+            return self._open_catalog().identities()
+
+    def enrolled_as(self, identity: str) -> list[StoredImage]:
+        """The images enrolled as `identity`, ordered by id."""
+        with self._lock:
+            return self._open_catalog().enrolled(identity)
 
     def set_threshold(self, tau: float | None) -> None:
         """Store the calibrated decision threshold, or forget it; written at once, atomically.
@@ -390,6 +418,7 @@ class Gallery:
             catalog = self._writable_catalog()
             if not catalog.in_transaction:
                 self._begin(catalog)
+            self._changes += 1
             try:
                 yield catalog
             except sqlite3.Error as error:
@@ -407,6 +436,7 @@ class Gallery:
             catalog.rollback()
         self._index = load_index(_vectors_path(self.folder, self._generation), self._manifest.effort)
         self._index_changed = False
+        self._changes += 1
 
     def _begin(self, catalog: Catalog) -> None:
         try:

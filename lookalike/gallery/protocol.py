@@ -1,7 +1,8 @@
 """The contract every gallery backend keeps, so matching, the CLI and the server never care where vectors live.
 
-Opening and creating are left out on purpose: they take backend-specific arguments (a folder, a server address).
-Everything after that goes through this protocol.
+Opening and creating are left out on purpose: they take backend-specific arguments (a folder, a server address), and
+each kind of store registers how it does them (see lookalike.gallery.registry). Everything after that goes through
+this protocol, which speaks of images, vectors and identities, never of how an index is built.
 """
 
 from __future__ import annotations
@@ -83,9 +84,19 @@ class GalleryStore(Protocol):
         ...
 
     def search(
-        self, queries: np.ndarray, k: int, *, exclude: Sequence[set[int] | None] | None = None
+        self, queries: np.ndarray, k: int, *, exclude: Sequence[set[int] | None] | None = None,
+        enrolled_only: bool = False,
     ) -> list[list[Hit]]:
-        """The ``k`` stored images most alike to each query, best first, leaving out ``exclude[i]`` for query i."""
+        """The ``k`` stored images most alike to each query, best first, leaving out ``exclude[i]`` for query i;
+        with ``enrolled_only``, among the images enrolled under an identity only (recognition's question)."""
+        ...
+
+    def identities(self) -> dict[str, int]:
+        """Each enrolled identity with its number of images, sorted by name."""
+        ...
+
+    def enrolled_as(self, identity: str) -> list[StoredImage]:
+        """The images enrolled as ``identity``, ordered by id."""
         ...
 
     def set_threshold(self, tau: float | None) -> None:

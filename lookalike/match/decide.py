@@ -25,6 +25,7 @@ class Recognition:
     identity: str | None  # None: unknown
     distance: float  # to the closest identity, shown beside the decision whatever it is
     closest: str  # the closest identity, even when it was not close enough
+    tau: float  # the threshold it was decided at
 
 
 def accepts(distance: float, tau: float) -> bool:
@@ -74,5 +75,5 @@ def recognise(
     results = []
     for row, k in zip(distances, best):
         d = float(row[k])
-        results.append(Recognition(names[k] if accepts(d, tau) else None, d, names[k]))
+        results.append(Recognition(names[k] if accepts(d, tau) else None, d, names[k], tau))
     return results

@@ -20,6 +20,7 @@ from lookalike.errors import LookalikeError
 from lookalike.models.backbones import STAGES, backbone_spec, build_backbone, freeze_before
 from lookalike.models.pair_head import PAIR_HEADS, PairHead
 from lookalike.models.whitening import Whitening
+from lookalike.preprocess import DEFAULT_STAGE, stage_named
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -28,7 +29,7 @@ MAX_HEAD_WIDTH = 16_384
 """Wider than any useful embedding head; a layer of 16k x 16k already holds a gigabyte of weights."""
 # Settings added after the first release, with the value that reproduces the old behaviour. While a setting holds
 # that value it is left out of the digest, so models saved before it existed keep their id.
-_ADDED_LATER = {"pair_head": None, "embed_from": "head", "whiten": None}
+_ADDED_LATER = {"pair_head": None, "embed_from": "head", "whiten": None, "preprocess": DEFAULT_STAGE}
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,12 @@ class EncoderConfig:
     embed_from: str = "head"
     # Width of the whitening fitted after training (see models/whitening.py); None: the embedding is not whitened.
     whiten: int | None = None
+    # The preprocessing stage that makes the input square from a decoded image (see lookalike.preprocess).
+    preprocess: str = DEFAULT_STAGE
 
     def __post_init__(self) -> None:
         backbone_spec(self.backbone)  # raises for an unknown name
+        stage_named(self.preprocess)  # likewise
         if not 16 <= self.image_size <= 1024:
             raise LookalikeError(f"image size must be between 16 and 1024 pixels, got {self.image_size}")
         if not self.head or any(not 1 <= int(width) <= MAX_HEAD_WIDTH for width in self.head):

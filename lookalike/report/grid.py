@@ -26,8 +26,11 @@ _OTHER = (210, 40, 40)
 _QUERY = (40, 90, 200)
 
 
-def _thumbnail(path: Path, size: int) -> Image.Image:
+def _thumbnail(path: Path | str, size: int) -> Image.Image:
+    """The file's centre square, or grey for a file that cannot be read or a query that was never a file."""
     try:
+        if not isinstance(path, Path):
+            raise BadImage(path, "held in memory")
         return Image.fromarray(decode_rgb(path, size))
     except BadImage:
         return Image.fromarray(np.full((size, size, 3), 128, np.uint8))
@@ -66,7 +69,9 @@ def render_grid(
     font = ImageFont.load_default(size=max(10, thumb // 10))
     for row, (result, query_label) in enumerate(zip(results, labels)):
         y = row * cell_h
-        cells = [(result.query, "query", query_label or result.query.name, _QUERY)]
+        name = result.query.name if isinstance(result.query, Path) else result.query
+        cells: list[tuple[Path | str, str, str, tuple[int, int, int]]] = [
+            (result.query, "query", query_label or name, _QUERY)]
         cells += [
             (Path(hit.image.path), f"#{rank} {hit.score:.4f}", hit.image.label or Path(hit.image.path).name,
              _frame_colour(query_label, hit.image.label))

@@ -21,6 +21,7 @@ from lookalike.data.sources import training_images
 from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.models import EncoderConfig, create_encoder, refuse_existing_model
 from lookalike.objectives.choice import ObjectiveChoice
+from lookalike.preprocess import stage_named
 from lookalike.runtime import pick_device
 from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
 from lookalike.train.settings import TrainSettings
@@ -128,7 +129,7 @@ def _run(
         callbacks = Callbacks(say=lambda line: None)
     cache_size = round(encoder.config.image_size * max(first.detail_scale, second.detail_scale))
     cache = training_images(folder, cache_size, workers=settings.workers, on_plan=callbacks.on_plan,
-                            on_progress=callbacks.on_decoded)
+                            on_progress=callbacks.on_decoded, stage=stage_named(encoder.config.preprocess))
     if not len(cache) and cache.skipped:
         raise NothingReadable(cache.skipped)
     found = len(cache) + len(cache.duplicates) + len(cache.skipped)

@@ -1,4 +1,4 @@
-"""The page and the JSON API of one gallery: a thin HTTP shell over lookalike.service, which holds the logic.
+"""The page and the JSON API of one gallery: a thin HTTP shell over a lookalike Session, which holds the logic.
 
 Safety, in one place:
 - a file is served only as a gallery image looked up by its id, so no client input ever becomes a path, and only
@@ -11,7 +11,7 @@ Safety, in one place:
 - names from the file system are made printable before they are sent (see lookalike.text);
 - nothing a client sends is unpickled: uploads are only ever decoded as images by Pillow.
 Endpoints are plain functions, so FastAPI runs them in its thread pool: requests are answered concurrently, and the
-service keeps the shared gallery consistent (see lookalike.service).
+session keeps the shared gallery consistent (see lookalike.session).
 """
 
 from __future__ import annotations
@@ -38,9 +38,10 @@ from lookalike.embed import EmbedSettings
 from lookalike.enrolment import MAX_IDENTITY_LENGTH
 from lookalike.errors import LookalikeError
 from lookalike.gallery import Hit, StoredImage
-from lookalike.service import GalleryService
+from lookalike.images import Encoded
+from lookalike.session import Session
 from lookalike.text import printable
-from lookalike.uploads import Upload, UploadDecoder, UploadLimits
+from lookalike.uploads import UploadDecoder, UploadLimits
 from lookalike.web.limits import UploadLimit, too_large
 from lookalike.web.security import LOOPBACK_NAMES, SecurityHeaders
 from lookalike.workspace import ModelLike
@@ -135,11 +136,11 @@ ThresholdOption = Annotated[
 ]
 
 
-def _service(request: Request) -> GalleryService:
-    return request.app.state.service
+def _session(request: Request) -> Session:
+    return request.app.state.session
 
 
-Service = Annotated[GalleryService, Depends(_service)]
+Service = Annotated[Session, Depends(_session)]
 
 
 def _require_token(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None,
@@ -155,13 +156,13 @@ def _require_token(request: Request, credentials: Annotated[HTTPAuthorizationCre
         raise HTTPException(403, "the token is wrong")
 
 
-def _read(request: Request, upload: UploadFile) -> Upload:
-    """(name, bytes) of an uploaded file, which the body limit already bounds; the name labels messages only."""
+def _read(request: Request, upload: UploadFile) -> Encoded:
+    """An uploaded file's name and bytes, which the body limit already bounds; the name labels messages only."""
     limit = request.app.state.max_upload_bytes
     data = upload.file.read(limit + 1)
     if len(data) > limit:
         raise HTTPException(413, too_large(limit))
-    return (upload.filename or "upload")[:200], data
+    return Encoded((upload.filename or "upload")[:200], data)
 
 
 def _image(image: StoredImage) -> ImageOut:
@@ -180,19 +181,19 @@ def _hits(hits: list[Hit]) -> list[HitOut]:
 
 @router.get("/health", summary="Is the server up")
 def health(service: Service) -> HealthOut:
-    return HealthOut(status="ok", images=service.info().count)
+    return HealthOut(status="ok", images=service.info().info.count)
 
 
 @router.get("/gallery", summary="What the gallery holds: images, model, identities, τ")
 def gallery(request: Request, service: Service) -> GalleryOut:
-    overview = service.overview()
-    summary, info = overview.summary, overview.summary.info
+    summary, identities = service.info(), service.identities()
+    info = summary.info
     return GalleryOut(
         name=printable(summary.folder.name), images=info.count,
         model=ModelOut(id=info.model_id, backbone=summary.backbone, image_size=summary.image_size,
                        embedding_dim=info.dim, weights=summary.weights),
-        index=info.index, metric=info.metric, threshold=info.threshold, scorer=service.scorer,
-        identities={printable(name): count for name, count in overview.identities.items()},
+        index=info.index, metric=info.metric, threshold=info.threshold, scorer=service.model.distance.name,
+        identities={printable(name): count for name, count in identities.items()},
         enrolment=request.app.state.token is not None,
         max_upload_bytes=request.app.state.max_upload_bytes,
     )
@@ -202,7 +203,7 @@ def gallery(request: Request, service: Service) -> GalleryOut:
 def search_upload(request: Request, service: Service, file: Annotated[UploadFile, File(description="An image.")],
                   k: KOption = 10) -> SearchOut:
     upload = _read(request, file)
-    return SearchOut(query=upload[0], query_image=None, hits=_hits(service.search(upload, k)))
+    return SearchOut(query=upload.name, query_image=None, hits=_hits(service.search(upload, k)))
 
 
 @router.get("/search/{image_id}", summary="Look-alikes of a gallery image, by its id")
@@ -216,7 +217,7 @@ def search_image(service: Service, image_id: int, k: KOption = 10,
 @router.post("/verify", summary="Do two images show the same identity")
 def verify(request: Request, service: Service, first: Annotated[UploadFile, File()],
            second: Annotated[UploadFile, File()], threshold: ThresholdOption = None) -> VerifyOut:
-    verdict = service.verify(_read(request, first), _read(request, second), threshold)
+    verdict = service.verify(_read(request, first), _read(request, second), threshold=threshold)
     decision = _DECISIONS[verdict.same]
     return VerifyOut(distance=verdict.distance, similarity=verdict.similarity, threshold=verdict.tau,
                      same=verdict.same, decision=decision, scorer=verdict.scorer)
@@ -228,9 +229,9 @@ def recognize(request: Request, service: Service, file: Annotated[UploadFile, Fi
               aggregate: Annotated[Literal["nearest", "mean"], Query(
                   description="Score an identity by its nearest image, or by the mean of its images.")] = "nearest",
               ) -> RecognizeOut:
-    result, tau = service.recognise(_read(request, file), threshold, aggregate)
-    return RecognizeOut(identity=result.identity, closest=result.closest, distance=result.distance, threshold=tau,
-                        scorer=service.scorer)
+    result = service.recognise(_read(request, file), threshold=threshold, aggregate=aggregate)
+    return RecognizeOut(identity=result.identity, closest=result.closest, distance=result.distance,
+                        threshold=result.tau, scorer=service.model.distance.name)
 
 
 @router.post("/enroll", summary="Enrol an image under an identity (needs the token)",
@@ -277,16 +278,17 @@ def create_app(
     whose Host is not in `allowed_hosts` (the loopback names by default; "*" for any) get 400."""
     if token is not None and not token.strip():
         raise LookalikeError("the token is empty; give a real one, or none to keep enrolment off")
-    service = GalleryService(gallery, model, settings, UploadDecoder(upload_limits))
+    session = Session(gallery, model, settings=settings, uploads=UploadDecoder(upload_limits))
+    session.info()  # a gallery that does not exist is an error now, not at the first request
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        service.close()
+        session.close()
 
     app = FastAPIOffline(title="lookalike", version=__version__, redoc_url=None, lifespan=lifespan,
                          description="Search a gallery for look-alikes, verify and recognise identities.")
-    app.state.service, app.state.token, app.state.max_upload_bytes = service, token, max_upload_bytes
+    app.state.session, app.state.token, app.state.max_upload_bytes = session, token, max_upload_bytes
     app.add_middleware(UploadLimit, max_bytes=max_upload_bytes)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
     app.add_middleware(SecurityHeaders)  # added last, so it runs first and reaches every answer, refusals included

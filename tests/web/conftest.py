@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from imagegen import TINY_CONFIG, write_image_folder
 
+import lookalike
 from lookalike.embed import EmbedSettings
-from lookalike.indexing import index_folder
 from lookalike.models import create_encoder, save_model
 
 SETTINGS = EmbedSettings(workers=0, precision="fp32")
@@ -21,7 +21,8 @@ def indexed(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("web")
     write_image_folder(root / "images")
     save_model(create_encoder(TINY_CONFIG, seed=0), root / "model")
-    index_folder(root / "images", root / "gallery", model=root / "model", settings=SETTINGS)
+    with lookalike.open(root / "gallery", root / "model", settings=SETTINGS) as session:
+        session.index(root / "images")
     return root / "images", root / "gallery"
 
 

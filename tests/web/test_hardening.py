@@ -15,9 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from imagegen import TINY_CONFIG
 
+import lookalike
 from lookalike.embed import EmbedSettings
 from lookalike.gallery import Gallery
-from lookalike.indexing import index_folder
+from lookalike.images import Encoded
 from lookalike.models import create_encoder, save_model
 from lookalike.uploads import Busy, UploadDecoder, UploadLimits
 from lookalike.web import create_app
@@ -42,7 +43,8 @@ def own_gallery(indexed, tmp_path):
     """A gallery over a copy of the images, so that a test may swap the files under it."""
     images = Path(shutil.copytree(indexed[0], tmp_path / "images"))
     save_model(create_encoder(TINY_CONFIG, seed=0), tmp_path / "model")
-    index_folder(images, tmp_path / "gallery", model=tmp_path / "model", settings=SETTINGS)
+    with lookalike.open(tmp_path / "gallery", tmp_path / "model", settings=SETTINGS) as session:
+        session.index(images)
     return images, tmp_path / "gallery"
 
 
@@ -90,7 +92,8 @@ def test_a_link_that_was_indexed_as_a_link_is_served_while_it_is_unchanged(own_g
     original = images / "class2" / "img3.png"
     link = images / "class2" / "link.png"
     link.symlink_to(original)
-    index_folder(images, gallery, settings=SETTINGS)
+    with lookalike.open(gallery, settings=SETTINGS) as session:
+        session.index(images)
     with _client(gallery) as client:
         response = client.get(f"/api/images/{_id(gallery, link)}")
         assert response.status_code == 200 and response.content == original.read_bytes()
@@ -110,7 +113,7 @@ def test_uploads_over_the_pixel_limit_are_413_from_their_header(indexed):
 
 
 def test_when_every_decoding_turn_stays_taken_the_answer_is_503(indexed, monkeypatch):
-    def busy(self, upload, size=None):
+    def busy(self, upload, size=None, stage=None):
         raise Busy("the server is decoding 2 images already; try again in a few seconds")
 
     monkeypatch.setattr(UploadDecoder, "decode", busy)
@@ -132,14 +135,14 @@ def test_an_upload_decoder_lets_only_so_many_decode_at_once(monkeypatch):
 
     monkeypatch.setattr(uploads, "decode_rgb", slow_decode)
     decoder = UploadDecoder(UploadLimits(at_once=1, wait_seconds=0.05))
-    first = threading.Thread(target=decoder.decode, args=(("a", b"a"),))
+    first = threading.Thread(target=decoder.decode, args=(Encoded("a", b"a"),))
     first.start()
     assert started.wait(10)
     with pytest.raises(Busy, match="decoding 1 images already"):
-        decoder.decode(("b", b"b"))
+        decoder.decode(Encoded("b", b"b"))
     release.set()
     first.join()
-    assert decoder.decode(("c", b"c")) == b"c"  # the turn came back
+    assert decoder.decode(Encoded("c", b"c")) == b"c"  # the turn came back
 
 
 @pytest.mark.parametrize("url", ["/", "/static/index.html", "/docs", "/api/health", "/api/images/999", "/nowhere"])
@@ -189,7 +192,8 @@ def test_a_file_name_that_is_not_utf8_is_served_safely(own_gallery):
     images, gallery = own_gallery
     odd = images / os.fsdecode(b"caf\xe9\nrow.png")
     shutil.copyfile(images / "class1" / "img1.png", odd)
-    index_folder(images, gallery, settings=SETTINGS)
+    with lookalike.open(gallery, settings=SETTINGS) as session:
+        session.index(images)
     image_id = _id(gallery, odd)
     with _client(gallery) as client:
         found = client.get(f"/api/search/{image_id}?k=2").json()  # it and its twin, img1.png, tie
@@ -208,13 +212,13 @@ def test_the_server_can_return_large_buffers_to_the_system():
 
 
 def test_a_full_disk_during_an_enrolment_is_507_in_words(writable_gallery, indexed, monkeypatch):
-    from lookalike import service
+    from lookalike import session
     from lookalike.errors import WriteFailed
 
     def full(path, data):
         raise WriteFailed(path, "No space left on device")
 
-    monkeypatch.setattr(service, "write_bytes_atomic", full)
+    monkeypatch.setattr(session, "write_bytes_atomic", full)
     with _client(writable_gallery, token="t") as client:
         response = client.post("/api/enroll", headers={"Authorization": "Bearer t"}, data={"identity": "ann"},
                                files={"file": ("a.png", (indexed[0] / "class0" / "img1.png").read_bytes())})

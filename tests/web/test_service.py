@@ -1,4 +1,4 @@
-"""The service behind the web app: shared by threads, it answers correctly while enrolments and other writers commit."""
+"""The session behind the web app: shared by threads, it answers correctly while enrolments and other writers commit."""
 
 from __future__ import annotations
 
@@ -7,10 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 from imagegen import write_image_folder
 
+import lookalike
 from lookalike.embed import EmbedSettings
 from lookalike.gallery import Gallery
-from lookalike.indexing import index_folder
-from lookalike.service import GalleryService
+from lookalike.images import Encoded
+from lookalike.session import Session
 
 SETTINGS = EmbedSettings(workers=0, precision="fp32")
 
@@ -18,13 +19,13 @@ SETTINGS = EmbedSettings(workers=0, precision="fp32")
 def test_concurrent_searches_and_enrolments_leave_a_consistent_gallery(writable_gallery, indexed, tmp_path):
     images = sorted(indexed[0].rglob("img*.*"))
     people = write_image_folder(tmp_path / "people", classes=2, per_class=3)
-    service = GalleryService(writable_gallery, settings=SETTINGS)
+    service = Session(writable_gallery, settings=SETTINGS)
     try:
         def search(path):
-            return path.name, service.search((path.name, path.read_bytes()), 3)[0].image.path
+            return path.name, service.search(Encoded(path.name, path.read_bytes()), 3)[0].image.path
 
         def enrol(path):
-            return service.enrol(path.parent.name, (path.name, path.read_bytes())).identity
+            return service.enrol(path.parent.name, Encoded(path.name, path.read_bytes())).identity
 
         with ThreadPoolExecutor(8) as pool:
             searches = [pool.submit(search, path) for path in images * 3]
@@ -34,8 +35,8 @@ def test_concurrent_searches_and_enrolments_leave_a_consistent_gallery(writable_
 
         assert all(top.endswith(name) for name, top in top_hits)  # every image is still its own top hit
         assert sorted(enrolled) == ["class0"] * 3 + ["class1"] * 3
-        assert service.info().count == 12 + 6
-        assert service.overview().identities == {"class0": 3, "class1": 3}
+        assert service.info().info.count == 12 + 6
+        assert service.identities() == {"class0": 3, "class1": 3}
     finally:
         service.close()
     with Gallery.open(writable_gallery, read_only=True) as reopened:  # opening checks that index and rows agree
@@ -43,17 +44,18 @@ def test_concurrent_searches_and_enrolments_leave_a_consistent_gallery(writable_
 
 
 def test_the_service_sees_what_another_writer_commits_while_it_runs(writable_gallery, indexed, tmp_path):
-    service = GalleryService(writable_gallery, settings=SETTINGS)
+    service = Session(writable_gallery, settings=SETTINGS)
     try:
         extra = tmp_path / "extra"
         shutil.copytree(indexed[0] / "class2", extra)
-        index_folder(extra, writable_gallery, settings=SETTINGS)  # as `lookalike index` in another process would
+        with lookalike.open(writable_gallery, settings=SETTINGS) as other:  # as `lookalike index` elsewhere would
+            other.index(extra)
         query = extra / "img3.png"
-        assert service.info().count == 16
-        twins = {hit.image.path for hit in service.search((query.name, query.read_bytes()), 2)}
+        assert service.info().info.count == 16
+        twins = {hit.image.path for hit in service.search(Encoded(query.name, query.read_bytes()), 2)}
         assert twins == {str(query.resolve()), str(indexed[0] / "class2" / "img3.png")}  # the copy is found too
         with Gallery.open(writable_gallery) as other:
             other.set_threshold(0.25)
-        assert service.overview().summary.info.threshold == 0.25
+        assert service.info().info.threshold == 0.25
     finally:
         service.close()
