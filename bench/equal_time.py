@@ -36,7 +36,7 @@ from lookalike.embed import EmbedSettings
 from lookalike.evaluate import evaluate
 from lookalike.models import Encoder, EncoderConfig, load_model
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import TrainSettings, train_folder
+from lookalike.training import TrainSettings, train_folder
 
 SIMCLR = ObjectiveChoice("simclr")
 

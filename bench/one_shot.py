@@ -37,7 +37,7 @@ from lookalike.match import CosineDistance, calibrate, choose_threshold, labelle
 from lookalike.models import EncoderConfig, create_encoder, load_model
 from lookalike.models.whitening import DEFAULT_SHRINKAGE
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import Callbacks, TrainSettings, train_folder
+from lookalike.training import Callbacks, TrainSettings, train_folder
 from lookalike.whiten import whiten_model
 
 COSINE = CosineDistance()

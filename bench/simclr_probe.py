@@ -1,7 +1,7 @@
 """SimCLR pretraining judged by the linear probe: the pretrained encoder against a random-init encoder of the same
 architecture, on the same features protocol (SimCLR's linear evaluation, plus weighted kNN and retrieval).
 
-Pretrains with `lookalike.train.train_folder` (labels never read), then runs `lookalike.evaluate.evaluate` on both
+Pretrains with `lookalike.training.train_folder` (labels never read), then runs `lookalike.evaluate.evaluate` on both
 encoders: the probe is fitted on the labelled train split and scored on the test split.
 
 Without --test, the folder is split per class (the labels are read for this split only, never by the training):
@@ -33,7 +33,7 @@ from lookalike.embed import EmbedSettings
 from lookalike.evaluate import Evaluation, evaluate
 from lookalike.models import EncoderConfig, create_encoder, load_model
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import Callbacks, TrainSettings, train_folder
+from lookalike.training import Callbacks, TrainSettings, train_folder
 
 
 def split_by_class(folder: Path, test_fraction: float, seed: int, out: Path) -> tuple[Path, Path]:

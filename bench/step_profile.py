@@ -22,7 +22,7 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile, schedule
 from train_throughput import LightlyLoop, add_loop_options, subset_folder, synchronise, train_lookalike
 
-from lookalike.train import Callbacks
+from lookalike.training import Callbacks
 
 
 class StepProfiler:

@@ -1,6 +1,6 @@
 """Does label-free training help retrieval? A trained encoder against an untrained one and against raw pixels.
 
-Trains on the folder with `lookalike.train.train_folder` (labels never read), then scores retrieval with the folder
+Trains on the folder with `lookalike.training.train_folder` (labels never read), then scores retrieval with the folder
 names as labels: every image queries all the others (cosine, itself excluded), reported on two galleries:
 - all images, which training saw without labels (the transductive use: organise the folder you trained on);
 - only the images the run held out for validation, which training never saw.
@@ -27,7 +27,7 @@ from lookalike.embed import Embedder
 from lookalike.metrics import RetrievalScores, retrieval_scores
 from lookalike.models import EncoderConfig, create_encoder, load_model
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import Callbacks, TrainSettings, train_folder
+from lookalike.training import Callbacks, TrainSettings, train_folder
 
 
 def leave_one_out_scores(vectors: np.ndarray, labels: list[str]) -> RetrievalScores:

@@ -21,7 +21,7 @@ import torch
 
 from lookalike.models import EncoderConfig, create_encoder
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import TrainSettings, Trainer
+from lookalike.training import TrainSettings, Trainer
 from lookalike.views import PlainView, SeedView
 
 

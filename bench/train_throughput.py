@@ -31,8 +31,8 @@ from torch import nn
 from lookalike.data import find_images
 from lookalike.models.backbones import build_backbone
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import Callbacks, FolderRun, TrainSettings, train_folder
-from lookalike.train.trainer import Trainer
+from lookalike.training import Callbacks, FolderRun, TrainSettings, train_folder
+from lookalike.training.trainer import Trainer
 
 
 def subset_folder(source: Path, count: int, into: Path) -> Path:

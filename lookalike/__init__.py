@@ -22,9 +22,10 @@ from lookalike.errors import LookalikeError  # noqa: E402
 from lookalike.evaluate import evaluate  # noqa: E402
 from lookalike.images import Encoded  # noqa: E402
 from lookalike.model import Model, create_model, load_model  # noqa: E402
+from lookalike.models import EncoderConfig  # noqa: E402
 from lookalike.session import Session  # noqa: E402
-from lookalike.train.folder import resume_training  # noqa: E402
-from lookalike.train.folder import train_folder as train  # noqa: E402
+from lookalike.training.folder import resume_training  # noqa: E402
+from lookalike.training.folder import train_folder as train  # noqa: E402
 from lookalike.whiten import whiten_model as whiten  # noqa: E402
 from lookalike.workspace import ModelLike  # noqa: E402
 
@@ -36,5 +37,5 @@ def open(gallery: str | Path, model: ModelLike = None, *, settings: EmbedSetting
     return Session(gallery, model, settings=settings)
 
 
-__all__ = ["EmbedSettings", "Encoded", "LookalikeError", "Model", "Session", "__version__", "create_model",
-           "evaluate", "load_model", "open", "resume_training", "train", "whiten"]
+__all__ = ["EmbedSettings", "Encoded", "EncoderConfig", "LookalikeError", "Model", "Session", "__version__",
+           "create_model", "evaluate", "load_model", "open", "resume_training", "train", "whiten"]

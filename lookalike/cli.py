@@ -29,7 +29,7 @@ from lookalike.objectives import MINERS
 from lookalike.objectives.registry import objective_help, objective_spec
 from lookalike.runtime import PRECISIONS
 from lookalike.text import printable
-from lookalike.train import Callbacks, StepProgress
+from lookalike.training import Callbacks, StepProgress
 
 if TYPE_CHECKING:
     from lookalike.session import Session
@@ -251,7 +251,7 @@ def train(
     gather SimCLR's negatives across them; --batch-size is then the global batch.
     """
     from lookalike.objectives.choice import ObjectiveChoice
-    from lookalike.train import TrainSettings, resume_training, train_folder
+    from lookalike.training import TrainSettings, resume_training, train_folder
 
     widths = _widths(head) if head else None
     choice = ObjectiveChoice.from_options(objective, mining=mining, margin=margin, pair_head=pair_head,

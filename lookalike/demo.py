@@ -25,7 +25,7 @@ from lookalike.report.grid import render_grid
 from lookalike.report.html import Section, write_report
 from lookalike.search import QueryResult
 from lookalike.session import Session
-from lookalike.train import Callbacks, TrainSettings, train_folder
+from lookalike.training import Callbacks, TrainSettings, train_folder
 
 GRID_QUERIES = 6
 GRID_HITS = 8

@@ -12,8 +12,8 @@ import pytest
 import lookalike
 from lookalike.embed import EmbedSettings
 from lookalike.gallery import Gallery
-from lookalike.train import resume_training
-from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
+from lookalike.training import resume_training
+from lookalike.training.checkpoint import checkpoint_dir, load_checkpoint
 
 KILLER = Path(__file__).with_name("kill_at.py")
 SETTINGS = EmbedSettings(workers=0, precision="fp32")
@@ -50,7 +50,7 @@ def test_index_killed_loses_nothing_committed_and_a_rerun_finishes(image_folder,
 def test_train_killed_between_the_two_checkpoint_files_resumes_from_the_last_epoch(image_folder, tmp_path):
     out = tmp_path / "m"
     # Epoch 2's tensors are written when the kill comes, just before its state.json.
-    _killed("lookalike.train.checkpoint", "write_json_atomic", 2, "train", image_folder, "--out", out,
+    _killed("lookalike.training.checkpoint", "write_json_atomic", 2, "train", image_folder, "--out", out,
             "--epochs", 3, "--image-size", 32, "--head", "32,16", "--batch-size", 4, "--workers", 0,
             "--precision", "fp32")
     assert load_checkpoint(checkpoint_dir(out)).meta["epoch"] == 1

@@ -17,7 +17,7 @@ from lookalike.objectives import miners, registry
 from lookalike.objectives.base import Objective, ObjectiveOutput, embed_views
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.objectives.registry import ObjectiveSpec, objective_help, register_objective
-from lookalike.train import resume_training
+from lookalike.training import resume_training
 
 
 class CosinePull(Objective):
@@ -105,7 +105,7 @@ class FlipView:
 
 
 def test_a_registered_view_recipe_and_preset_train_and_resume(registries, tmp_path):
-    from lookalike.train import TrainSettings, train_folder
+    from lookalike.training import TrainSettings, train_folder
 
     views.register_recipe(FlipView)
     views.register_preset("always-flip", lambda: FlipView(p=1.0))

@@ -3,7 +3,7 @@ resume."""
 
 import math
 
-from lookalike.train.budget import TimeBudget
+from lookalike.training.budget import TimeBudget
 
 
 class Clock:

@@ -5,7 +5,7 @@ import torchrun_workers
 from imagegen import write_image_folder
 
 from lookalike.models import load_model, model_id
-from lookalike.train.history import LOG_FILE
+from lookalike.training.history import LOG_FILE
 
 
 def _free_port() -> int:

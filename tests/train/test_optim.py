@@ -5,9 +5,9 @@ import math
 import pytest
 
 from lookalike.errors import LookalikeError
-from lookalike.train import TrainSettings
-from lookalike.train.optim import lr_factor
-from lookalike.train.settings import EPOCHS_WITHIN_MINUTES
+from lookalike.training import TrainSettings
+from lookalike.training.optim import lr_factor
+from lookalike.training.settings import EPOCHS_WITHIN_MINUTES
 
 
 def test_warm_up_rises_linearly_then_the_cosine_falls_to_zero():

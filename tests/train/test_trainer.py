@@ -17,8 +17,8 @@ from lookalike.models import create_encoder, load_model
 from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.objectives import MINERS
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import TrainSettings, Trainer
-from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
+from lookalike.training import TrainSettings, Trainer
+from lookalike.training.checkpoint import checkpoint_dir, load_checkpoint
 from lookalike.views import PlainView, SeedView
 
 SETTINGS = TrainSettings(epochs=2, batch_size=4, lr=1e-3, seed=3, precision="fp32", workers=0)

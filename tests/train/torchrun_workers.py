@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.train import Callbacks, TrainSettings, train_folder
+from lookalike.training import Callbacks, TrainSettings, train_folder
 
 
 def run_rank(rank: int, world: int, port: int, folder: str, out: str, ids: str) -> None:

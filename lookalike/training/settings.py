@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 
 from lookalike.errors import LookalikeError
 from lookalike.runtime import PRECISIONS
-from lookalike.train.optim import OPTIMIZERS, SCHEDULES
+from lookalike.training.optim import OPTIMIZERS, SCHEDULES
 
 EPOCHS_WITHIN_MINUTES = 10_000
 """The epoch limit of a run given minutes and no epochs: in effect none, the time decides."""

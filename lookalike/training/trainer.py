@@ -6,7 +6,7 @@ are computed for the whole batch at once on the device; the encoder runs in chan
 the CPU has native bf16; and Adam is the fused kernel.
 
 A run given `settings.minutes` stops when its time is up, its learning rate annealed over the steps that time holds
-(see lookalike.train.budget); the epoch it stops in is saved like any other, its row counting the images it saw.
+(see lookalike.training.budget); the epoch it stops in is saved like any other, its row counting the images it saw.
 
 Determinism: the batch order and every view of epoch e come from a generator seeded with (seed, e), so a run resumed
 from the checkpoint of epoch e replays epochs e+1... exactly as an uninterrupted run would (unless it has a time
@@ -33,12 +33,12 @@ from lookalike.errors import LookalikeError, WriteFailed
 from lookalike.models import Encoder, model_id
 from lookalike.objectives import Objective
 from lookalike.runtime import autocast, autocast_dtype, pick_device
-from lookalike.train.budget import TimeBudget
-from lookalike.train.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint
-from lookalike.train.optim import lr_factor, make_optimizer
-from lookalike.train.run_files import RunFiles
-from lookalike.train.settings import TrainSettings
-from lookalike.train.validation import FixedValidation
+from lookalike.training.budget import TimeBudget
+from lookalike.training.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint
+from lookalike.training.optim import lr_factor, make_optimizer
+from lookalike.training.run_files import RunFiles
+from lookalike.training.settings import TrainSettings
+from lookalike.training.validation import FixedValidation
 from lookalike.views import ViewRecipe
 
 _EPOCH_SEED_STRIDE = 1_000_003

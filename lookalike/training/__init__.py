@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from lookalike.train.folder import Callbacks, FolderRun, resume_training, train_folder
-from lookalike.train.settings import TrainSettings
-from lookalike.train.trainer import StepProgress, TrainReport, Trainer
+from lookalike.training.folder import Callbacks, FolderRun, resume_training, train_folder
+from lookalike.training.settings import TrainSettings
+from lookalike.training.trainer import StepProgress, TrainReport, Trainer
 
 __all__ = [
     "Callbacks",

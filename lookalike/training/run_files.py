@@ -11,8 +11,8 @@ from pathlib import Path
 
 from lookalike.models import Encoder, save_model
 from lookalike.report.curves import CURVES_FILE, plot_curves
-from lookalike.train.checkpoint import Checkpoint, checkpoint_dir, save_checkpoint
-from lookalike.train.history import LOG_FILE, write_history
+from lookalike.training.checkpoint import Checkpoint, checkpoint_dir, save_checkpoint
+from lookalike.training.history import LOG_FILE, write_history
 
 
 class RunFiles:

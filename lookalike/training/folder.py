@@ -23,9 +23,9 @@ from lookalike.models import EncoderConfig, create_encoder, refuse_existing_mode
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.preprocess import stage_named
 from lookalike.runtime import pick_device
-from lookalike.train.checkpoint import checkpoint_dir, load_checkpoint
-from lookalike.train.settings import TrainSettings
-from lookalike.train.trainer import StepProgress, TrainReport, Trainer
+from lookalike.training.checkpoint import checkpoint_dir, load_checkpoint
+from lookalike.training.settings import TrainSettings
+from lookalike.training.trainer import StepProgress, TrainReport, Trainer
 from lookalike.views import ViewRecipe, recipe_from_dict, recipe_named
 
 
