@@ -23,10 +23,12 @@ from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.gallery import INDEX_KINDS
+from lookalike.models import backbone_names
 from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.models.whitening import DEFAULT_SHRINKAGE
 from lookalike.objectives import MINERS
 from lookalike.objectives.registry import objective_help, objective_spec
+from lookalike.preprocess import stage_names
 from lookalike.runtime import PRECISIONS
 from lookalike.text import printable
 from lookalike.training import Callbacks, StepProgress
@@ -140,6 +142,23 @@ def _session(gallery: Path, model: Path | None = None, settings: EmbedSettings =
     return Session(gallery, model, settings=settings)
 
 
+BackboneOption = Annotated[str, typer.Option(help=f"The trunk: {', '.join(backbone_names())}.")]
+WeightsOption = Annotated[
+    str | None,
+    typer.Option(help="Weights the backbone publishes (the ResNets: imagenet, torchvision's, which needs the "
+                      "network) or a local .safetensors state dict of the backbone; default: random init."),
+]
+PreprocessOption = Annotated[
+    str | None, typer.Option(help=f"How each decoded image becomes the square input: {', '.join(stage_names())} "
+                                  "(default centre-crop); recorded in the model, which then always prepares its "
+                                  "images this way.")
+]
+ImageSizeOption = Annotated[
+    int | None, typer.Option(min=16, max=1024, help="Input size in pixels (default: the backbone's; 128 for the "
+                                                    "ResNets).")
+]
+
+
 def _settings(batch_size: int, workers: int | None, device: str | None, precision: str) -> EmbedSettings:
     return EmbedSettings(batch_size=batch_size, workers=workers, device=device, precision=precision)
 
@@ -147,18 +166,16 @@ def _settings(batch_size: int, workers: int | None, device: str | None, precisio
 @app.command("create-model")
 def create_model(
     out: Annotated[Path, typer.Argument(help="Model folder to write (model.safetensors + config.json).")],
-    backbone: Annotated[str, typer.Option(help="resnet18, resnet34 or resnet50.")] = "resnet18",
-    weights: Annotated[
-        str | None,
-        typer.Option(help="imagenet (torchvision's published weights, needs the network) or a local "
-                          ".safetensors ResNet state dict; default: random init."),
-    ] = None,
-    image_size: Annotated[int, typer.Option(min=16, max=1024, help="Input size in pixels.")] = 128,
+    backbone: BackboneOption = "resnet18",
+    weights: WeightsOption = None,
+    image_size: ImageSizeOption = None,
+    preprocess: PreprocessOption = None,
     head: Annotated[str, typer.Option(help="Head widths, comma-separated; the last is the embedding size.")] = (
         "512,256,256"
     ),
     trainable_from: Annotated[
-        str | None, typer.Option(help="First stage to train (stem, layer1..layer4); earlier ones stay frozen.")
+        str | None, typer.Option(help="First stage to train (the ResNets: stem, layer1..layer4); earlier ones stay "
+                                      "frozen.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the random initialisation.")] = 0,
 ) -> None:
@@ -167,9 +184,11 @@ def create_model(
 
     refuse_existing_model(out)
     widths = _widths(head)
-    config = EncoderConfig(backbone=backbone, image_size=image_size, head=widths, trainable_from=trainable_from)
+    config = EncoderConfig.for_backbone(backbone, image_size=image_size, preprocess=preprocess, head=widths,
+                                        trainable_from=trainable_from)
     encoder = create_encoder(config, weights=weights, seed=seed)
-    typer.echo(f"model {save_model(encoder, out)}: {backbone} ({encoder.origin['init']} weights), {image_size} px, "
+    typer.echo(f"model {save_model(encoder, out)}: {backbone} ({encoder.origin['init']} weights), "
+               f"{config.image_size} px, "
                f"{config.embedding_dim}-d embedding; saved to {out}")
 
 
@@ -210,14 +229,14 @@ def train(
         str | None, typer.Option(help="Layer that search and evaluation read: head or backbone (default: "
                                          "backbone for simclr, whose head only serves the loss; head otherwise).")
     ] = None,
-    backbone: Annotated[str, typer.Option(help="resnet18, resnet34 or resnet50.")] = "resnet18",
-    weights: Annotated[
-        str | None, typer.Option(help="imagenet or a local .safetensors ResNet state dict; default: random init.")
-    ] = None,
+    backbone: BackboneOption = "resnet18",
+    weights: WeightsOption = None,
     trainable_from: Annotated[
-        str | None, typer.Option(help="First stage to train; default: layer4 with --weights, else all.")
+        str | None, typer.Option(help="First stage to train; default with --weights: the backbone's choice "
+                                      "(layer4 for the ResNets), else all.")
     ] = None,
-    image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 128,
+    image_size: ImageSizeOption = None,
+    preprocess: PreprocessOption = None,
     epochs: Annotated[
         int | None, typer.Option(min=1, help="Epochs in all (default 10, or as many as --minutes holds; with "
                                                 "--resume, the run's own).")
@@ -270,7 +289,7 @@ def train(
                     warmup_epochs=warmup_epochs, seed=seed, precision=precision, device=device, workers=workers,
                 ),
                 backbone=backbone, weights=weights, trainable_from=trainable_from, image_size=image_size,
-                head=widths, embed_from=embed_from, views=views, valid_fraction=valid_fraction,
+                preprocess=preprocess, head=widths, embed_from=embed_from, views=views, valid_fraction=valid_fraction,
                 callbacks=callbacks,
             )
     if not run.reports:

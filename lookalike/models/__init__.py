@@ -1,8 +1,9 @@
-"""Encoders: backbones, the embedding head, and their safetensors + JSON storage."""
+"""Encoders: registered backbones, the embedding head, and their safetensors + JSON storage."""
 
-from lookalike.models.backbones import BACKBONES, STAGES
+from lookalike.models import resnet  # noqa: F401  (registers the ResNets before any config names one)
+from lookalike.models.backbones import BackboneSpec, backbone_names, backbone_spec, register_backbone
 from lookalike.models.encoder import Encoder, EncoderConfig
 from lookalike.models.storage import create_encoder, load_model, model_id, refuse_existing_model, save_model
 
-__all__ = ["BACKBONES", "STAGES", "Encoder", "EncoderConfig", "create_encoder", "load_model", "model_id",
-           "refuse_existing_model", "save_model"]
+__all__ = ["BackboneSpec", "Encoder", "EncoderConfig", "backbone_names", "backbone_spec", "create_encoder",
+           "load_model", "model_id", "refuse_existing_model", "register_backbone", "save_model"]

@@ -1,66 +1,72 @@
-"""Convolutional trunks that turn an image batch into one feature vector per image.
+"""Trunks by name: the convolutional networks that turn an image batch into one feature vector per image.
 
-The classifier layer of each torchvision ResNet is dropped; what remains ends in global average pooling, so the
-trunk accepts any input size.
+Each trunk is registered with what lookalike needs to know of it: how to build it with random weights, how wide its
+features are, the input size and normalisation it is used with, the stages that can be frozen (in forward order),
+and the published weights it can start from. A new trunk is one module that calls `register_backbone`; the
+torchvision ResNets are registered that way in `lookalike.models.resnet`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-import torchvision
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
 from lookalike.errors import LookalikeError
 
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 @dataclass(frozen=True)
 class BackboneSpec:
-    build: Callable[..., nn.Module]
-    imagenet_weights: torchvision.models.WeightsEnum
+    name: str
+    build: Callable[[], nn.Module]
+    """A trunk with random weights: a float (N, 3, H, W) batch in, (N, feature_dim) features out."""
     feature_dim: int
+    stages: Mapping[str, tuple[str, ...]]
+    """The stages that can be frozen, in forward order, each with the names of its sub-modules. Freezing "up to
+    a stage" freezes every stage before it."""
+    published: Mapping[str, Callable[[], dict[str, torch.Tensor]]] = field(default_factory=dict)
+    """Named weights to start from ("imagenet"), each a function that fetches the trunk's state dict."""
+    pretrained_trainable_from: str | None = None
+    """The first stage to train when starting from published weights, unless the user says otherwise."""
+    image_size: int = 128
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    ignored_keys: tuple[str, ...] = ()
+    """Prefixes of state-dict keys that weights files carry but the trunk has not (a classifier)."""
 
 
-BACKBONES: dict[str, BackboneSpec] = {
-    "resnet18": BackboneSpec(torchvision.models.resnet18, torchvision.models.ResNet18_Weights.IMAGENET1K_V1, 512),
-    "resnet34": BackboneSpec(torchvision.models.resnet34, torchvision.models.ResNet34_Weights.IMAGENET1K_V1, 512),
-    "resnet50": BackboneSpec(torchvision.models.resnet50, torchvision.models.ResNet50_Weights.IMAGENET1K_V2, 2048),
-}
+_BACKBONES: dict[str, BackboneSpec] = {}
 
-# ResNet stages in forward order. Freezing "up to layer4" means every stage before layer4 keeps its weights.
-STAGES = ("stem", "layer1", "layer2", "layer3", "layer4")
-_STAGE_MODULES = {"stem": ("conv1", "bn1"), **{name: (name,) for name in STAGES[1:]}}
+
+def register_backbone(spec: BackboneSpec) -> BackboneSpec:
+    if spec.name in _BACKBONES:
+        raise ValueError(f"a backbone named {spec.name!r} is registered already")
+    _BACKBONES[spec.name] = spec
+    return spec
 
 
 def backbone_spec(name: str) -> BackboneSpec:
     try:
-        return BACKBONES[name]
+        return _BACKBONES[name]
     except KeyError:
-        raise LookalikeError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}") from None
+        raise LookalikeError(f"unknown backbone {name!r}; choose one of {', '.join(_BACKBONES)}") from None
+
+
+def backbone_names() -> list[str]:
+    return list(_BACKBONES)
 
 
 def build_backbone(name: str) -> nn.Module:
-    """A randomly initialised ResNet trunk (the classifier replaced by identity)."""
-    trunk = backbone_spec(name).build(weights=None)
-    trunk.fc = nn.Identity()
-    return trunk
-
-
-def imagenet_state_dict(name: str) -> dict[str, torch.Tensor]:
-    """torchvision's published ImageNet weights for `name`, downloaded once into torch's cache."""
-    weights = backbone_spec(name).imagenet_weights
-    try:
-        return weights.get_state_dict(progress=True)
-    except OSError as err:  # URLError and friends: offline, proxy, DNS
-        raise LookalikeError(
-            f"could not download ImageNet weights for {name} from {weights.url} ({err}). "
-            "Without network access, fetch that file elsewhere, convert it to safetensors and pass --weights FILE."
-        ) from None
+    """A randomly initialised trunk."""
+    return backbone_spec(name).build()
 
 
 def local_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -78,10 +84,21 @@ def local_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         ) from None
 
 
-def load_backbone_weights(trunk: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
-    """Load ResNet weights into `trunk`, ignoring the classifier; any other mismatch is an error naming `source`."""
+def starting_weights(name: str, weights: str | Path) -> tuple[dict[str, torch.Tensor], str]:
+    """The state dict that `weights` names for backbone `name` (one of its published sources, or a safetensors
+    file) and a description of where it came from."""
+    published = backbone_spec(name).published
+    if str(weights) in published:
+        return published[str(weights)](), f"{weights} {name}"
+    return local_state_dict(weights), str(weights)
+
+
+def load_backbone_weights(name: str, trunk: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load weights into a trunk of backbone `name`, ignoring the keys it declares foreign (a classifier); any
+    other mismatch is an error naming `source`."""
+    ignored = backbone_spec(name).ignored_keys
     expected = trunk.state_dict()
-    state = {key: value for key, value in state.items() if not key.startswith("fc.")}
+    state = {key: value for key, value in state.items() if not key.startswith(ignored)}
     problems = [f"missing {key}" for key in expected if key not in state]
     problems += [f"unexpected {key}" for key in state if key not in expected]
     problems += [
@@ -95,20 +112,22 @@ def load_backbone_weights(trunk: nn.Module, state: dict[str, torch.Tensor], sour
     trunk.load_state_dict(state)
 
 
-def freeze_before(trunk: nn.Module, stage: str | None) -> list[nn.Module]:
-    """Freeze every stage before `stage` (None: train everything). Returns the frozen modules.
+def check_stage(name: str, stage: str | None) -> None:
+    stages = backbone_spec(name).stages
+    if stage is not None and stage not in stages:
+        choices = ", ".join(stages) or "none: it cannot be frozen in part"
+        raise LookalikeError(f"unknown stage {stage!r} for {name}; choose one of {choices}")
 
-    The seed recipe trains a pretrained ResNet from conv5_block1 on, which is torchvision's `layer4`.
-    """
+
+def freeze_before(name: str, trunk: nn.Module, stage: str | None) -> list[nn.Module]:
+    """Freeze every stage of a trunk of backbone `name` before `stage` (None: train everything). Returns the frozen
+    modules."""
     if stage is None:
         return []
-    if stage not in STAGES:
-        raise LookalikeError(f"unknown stage {stage!r}; choose one of {', '.join(STAGES)}")
-    frozen = [
-        getattr(trunk, module_name)
-        for stage_name in STAGES[: STAGES.index(stage)]
-        for module_name in _STAGE_MODULES[stage_name]
-    ]
+    check_stage(name, stage)
+    stages = list(backbone_spec(name).stages.items())
+    before = stages[: [stage_name for stage_name, _ in stages].index(stage)]
+    frozen = [trunk.get_submodule(module) for _, modules in before for module in modules]
     for module in frozen:
         module.requires_grad_(False)
     return frozen

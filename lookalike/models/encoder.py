@@ -17,13 +17,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from lookalike.errors import LookalikeError
-from lookalike.models.backbones import STAGES, backbone_spec, build_backbone, freeze_before
+from lookalike.models.backbones import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    backbone_spec,
+    build_backbone,
+    check_stage,
+    freeze_before,
+)
 from lookalike.models.pair_head import PAIR_HEADS, PairHead
 from lookalike.models.whitening import Whitening
 from lookalike.preprocess import DEFAULT_STAGE, stage_named
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 EMBEDDING_LAYERS = ("head", "backbone")
 MAX_HEAD_WIDTH = 16_384
 """Wider than any useful embedding head; a layer of 16k x 16k already holds a gigabyte of weights."""
@@ -66,8 +71,7 @@ class EncoderConfig:
                 or any(s <= 0 for s in self.std)):
             raise LookalikeError(f"the normalisation needs three finite means and three positive finite standard "
                                  f"deviations, got mean {list(self.mean)} and std {list(self.std)}")
-        if self.trainable_from is not None and self.trainable_from not in STAGES:
-            raise LookalikeError(f"unknown stage {self.trainable_from!r}; choose one of {', '.join(STAGES)}")
+        check_stage(self.backbone, self.trainable_from)
         if self.pair_head is not None and self.pair_head not in PAIR_HEADS:
             raise LookalikeError(f"unknown pair head {self.pair_head!r}; choose one of {', '.join(PAIR_HEADS)}")
         if self.embed_from not in EMBEDDING_LAYERS:
@@ -81,6 +85,14 @@ class EncoderConfig:
         object.__setattr__(self, "head", tuple(int(width) for width in self.head))
         object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+
+    @classmethod
+    def for_backbone(cls, backbone: str = "resnet18", **settings: Any) -> EncoderConfig:
+        """A config for `backbone` at the input size and normalisation it declares, unless `settings` say
+        otherwise (None counts as not said)."""
+        spec = backbone_spec(backbone)
+        given = {key: value for key, value in settings.items() if value is not None}
+        return cls(backbone=backbone, **{"image_size": spec.image_size, "mean": spec.mean, "std": spec.std, **given})
 
     @property
     def unwhitened_dim(self) -> int:
@@ -144,7 +156,7 @@ class Encoder(nn.Module):
         self.head = _mlp_head(backbone_spec(config.backbone).feature_dim, config.head)
         self.pair_head = PairHead(config.embedding_dim, config.pair_head) if config.pair_head else None
         self.whitening = Whitening(config.unwhitened_dim, config.whiten) if config.whiten else None
-        self._frozen = freeze_before(self.backbone, config.trainable_from)
+        self._frozen = freeze_before(config.backbone, self.backbone, config.trainable_from)
         self.register_buffer("_mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("_std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
 

@@ -19,7 +19,7 @@ from safetensors.torch import save as save_safetensors
 from lookalike import __version__
 from lookalike.atomic import write_bytes_atomic, write_json_atomic
 from lookalike.errors import LookalikeError
-from lookalike.models.backbones import imagenet_state_dict, load_backbone_weights, local_state_dict
+from lookalike.models.backbones import backbone_spec, load_backbone_weights, starting_weights
 from lookalike.models.encoder import Encoder, EncoderConfig
 
 WEIGHTS_FILE = "model.safetensors"
@@ -29,19 +29,18 @@ _PREFIX = "encoder."  # room for more modules (pair head, projection) in the sam
 
 
 def create_encoder(config: EncoderConfig, *, weights: str | Path | None = None, seed: int = 0) -> Encoder:
-    """A new encoder. `weights`: None (random init from `seed`), "imagenet" (torchvision's), or a safetensors file
-    holding a ResNet state dict for the backbone. The head always starts from `seed`."""
+    """A new encoder. `weights`: None (random init from `seed`), a source the backbone publishes ("imagenet"), or
+    a safetensors file holding a state dict for the backbone. The head always starts from `seed`."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         encoder = Encoder(config)
     if weights is None:
         encoder.origin = {"init": "random", "seed": seed}
-    elif str(weights) == "imagenet":
-        load_backbone_weights(encoder.backbone, imagenet_state_dict(config.backbone), f"ImageNet {config.backbone}")
-        encoder.origin = {"init": "imagenet", "seed": seed}
     else:
-        load_backbone_weights(encoder.backbone, local_state_dict(weights), str(weights))
-        encoder.origin = {"init": f"file:{Path(weights).name}", "seed": seed}
+        state, source = starting_weights(config.backbone, weights)
+        load_backbone_weights(config.backbone, encoder.backbone, state, source)
+        published = str(weights) in backbone_spec(config.backbone).published
+        encoder.origin = {"init": str(weights) if published else f"file:{Path(weights).name}", "seed": seed}
     return encoder.eval()
 
 

@@ -19,7 +19,7 @@ from lookalike.data import BadImage, split_indices
 from lookalike.data.cache import ImageCache
 from lookalike.data.sources import training_images
 from lookalike.errors import LookalikeError, NothingReadable
-from lookalike.models import EncoderConfig, create_encoder, refuse_existing_model
+from lookalike.models import EncoderConfig, backbone_spec, create_encoder, refuse_existing_model
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.preprocess import stage_named
 from lookalike.runtime import pick_device
@@ -60,7 +60,8 @@ def train_folder(
     settings: TrainSettings = TrainSettings(),
     backbone: str = "resnet18",
     weights: str | None = None,
-    image_size: int = 128,
+    image_size: int | None = None,
+    preprocess: str | None = None,
     head: tuple[int, ...] | None = None,
     embed_from: str | None = None,
     trainable_from: str | None = None,
@@ -70,7 +71,10 @@ def train_folder(
 ) -> FolderRun:
     """Train a new encoder on the images under `folder` and write it to `out` (a model folder).
 
-    With pretrained `weights` and no `trainable_from`, only `layer4` and the head train, as in the seed recipe.
+    `image_size` defaults to the backbone's; `preprocess` names the stage that makes the input square from each
+    decoded image (default: the centre crop, see lookalike.preprocess). With pretrained `weights` and no
+    `trainable_from`, training starts at the stage the backbone names (`layer4` for the ResNets: with the head, as
+    in the seed recipe).
     `views` names the augmentation recipe ("seed" or "simclr"); `head`, `embed_from` and `views` default to what
     the objective trains best with (see ObjectiveChoice).
     """
@@ -82,10 +86,11 @@ def train_folder(
     if not 0 < valid_fraction < 1:
         raise LookalikeError(f"the validation fraction must be between 0 and 1, got {valid_fraction}")
     if trainable_from is None and weights is not None:
-        trainable_from = "layer4"
-    config = EncoderConfig(backbone=backbone, image_size=image_size, head=head or objective.default_head,
-                           trainable_from=trainable_from, pair_head=objective.encoder_pair_head,
-                           embed_from=embed_from or objective.default_embed_from)
+        trainable_from = backbone_spec(backbone).pretrained_trainable_from
+    config = EncoderConfig.for_backbone(backbone, image_size=image_size, preprocess=preprocess,
+                                        head=head or objective.default_head,
+                                        trainable_from=trainable_from, pair_head=objective.encoder_pair_head,
+                                        embed_from=embed_from or objective.default_embed_from)
     first, second = objective.views(recipe_named(views or objective.default_views))
     encoder = create_encoder(config, weights=weights, seed=settings.seed)
     run_info = {

@@ -8,7 +8,7 @@ from safetensors.torch import save_file
 
 from lookalike.errors import LookalikeError
 from lookalike.models import EncoderConfig, create_encoder, load_model, model_id, save_model
-from lookalike.models.backbones import BACKBONES
+from lookalike.models.resnet import IMAGENET_WEIGHTS
 
 TINY = EncoderConfig(backbone="resnet18", image_size=32, head=(32, 16))
 
@@ -108,7 +108,7 @@ def test_a_pickle_is_refused_and_never_unpickled(tmp_path):
 
 
 def test_imagenet_weights_offline_give_a_clear_error(monkeypatch):
-    weights = type(BACKBONES["resnet18"].imagenet_weights)
+    weights = type(IMAGENET_WEIGHTS["resnet18"])
 
     def offline(self, *args, **kwargs):
         raise urllib.error.URLError("Temporary failure in name resolution")
@@ -120,7 +120,7 @@ def test_imagenet_weights_offline_give_a_clear_error(monkeypatch):
 
 def test_imagenet_weights_load_when_available(monkeypatch):
     reference = torchvision.models.resnet18()
-    weights = type(BACKBONES["resnet18"].imagenet_weights)
+    weights = type(IMAGENET_WEIGHTS["resnet18"])
     monkeypatch.setattr(weights, "get_state_dict", lambda self, *a, **k: reference.state_dict())
     encoder = create_encoder(TINY, weights="imagenet")
     torch.testing.assert_close(encoder.backbone.conv1.weight, reference.conv1.weight)
