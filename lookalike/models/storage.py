@@ -12,20 +12,22 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
 from lookalike import __version__
 from lookalike.atomic import write_bytes_atomic, write_json_atomic
 from lookalike.errors import LookalikeError
 from lookalike.models.backbones import backbone_spec, load_backbone_weights, starting_weights
 from lookalike.models.encoder import Encoder, EncoderConfig
+from lookalike.vouched import load_vouched, serialise
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 FORMAT_VERSION = 1
 _PREFIX = "encoder."  # room for more modules (pair head, projection) in the same file later
+
+
+def _weights(encoder: Encoder) -> tuple[bytes, str]:
+    return serialise({_PREFIX + key: value for key, value in encoder.state_dict().items()})
 
 
 def create_encoder(config: EncoderConfig, *, weights: str | Path | None = None, seed: int = 0) -> Encoder:
@@ -44,18 +46,13 @@ def create_encoder(config: EncoderConfig, *, weights: str | Path | None = None, 
     return encoder.eval()
 
 
-def _weights_bytes(encoder: Encoder) -> bytes:
-    state = {_PREFIX + key: value.detach().cpu().contiguous() for key, value in encoder.state_dict().items()}
-    return save_safetensors(state)
-
-
 def _model_id(config_hash: str, weights_sha256: str) -> str:
     return hashlib.sha256(f"{config_hash}:{weights_sha256}".encode()).hexdigest()[:16]
 
 
 def model_id(encoder: Encoder) -> str:
     """The id of the encoder as it is now: changes whenever its architecture or any weight changes."""
-    return _model_id(encoder.config.digest(), hashlib.sha256(_weights_bytes(encoder)).hexdigest())
+    return _model_id(encoder.config.digest(), _weights(encoder)[1])
 
 
 def refuse_existing_model(folder: str | Path) -> None:
@@ -72,9 +69,8 @@ def save_model(encoder: Encoder, folder: str | Path) -> str:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise LookalikeError(f"cannot save a model to {folder}: it is a file, not a folder")
-    data = _weights_bytes(encoder)
+    data, weights_sha256 = _weights(encoder)
     config_hash = encoder.config.digest()
-    weights_sha256 = hashlib.sha256(data).hexdigest()
     write_bytes_atomic(folder / WEIGHTS_FILE, data)
     write_json_atomic(
         folder / CONFIG_FILE,
@@ -121,16 +117,7 @@ def load_model(folder: str | Path) -> Encoder:
         raise LookalikeError(f"{folder / CONFIG_FILE}: malformed architecture ({err})") from None
     if config.digest() != meta.get("config_hash"):
         raise LookalikeError(f"{folder / CONFIG_FILE}: the architecture does not match its recorded hash (edited?)")
-    try:
-        data = (folder / WEIGHTS_FILE).read_bytes()
-    except OSError as err:
-        raise LookalikeError(f"{folder / WEIGHTS_FILE}: cannot read weights ({err.strerror or err})") from None
-    if hashlib.sha256(data).hexdigest() != meta.get("weights_sha256"):
-        raise LookalikeError(f"{folder / WEIGHTS_FILE}: the weights do not match {CONFIG_FILE} (corrupted or replaced)")
-    try:
-        tensors = load_safetensors(data)
-    except SafetensorError as err:
-        raise LookalikeError(f"{folder / WEIGHTS_FILE}: unreadable weights ({err})") from None
+    tensors = load_vouched(folder / WEIGHTS_FILE, meta.get("weights_sha256"), folder / CONFIG_FILE)
     encoder = Encoder(config)
     state = {key[len(_PREFIX) :]: value for key, value in tensors.items() if key.startswith(_PREFIX)}
     try:

@@ -10,19 +10,16 @@ hash keep `state.safetensors` and are still read.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
 from lookalike.atomic import write_bytes_atomic, write_json_atomic
 from lookalike.errors import LookalikeError
+from lookalike.vouched import load_vouched, serialise
 
 CHECKPOINT_DIR = "checkpoint"
 TENSORS_FILE = "state.safetensors"
@@ -49,17 +46,16 @@ def checkpoint_dir(model_dir: str | Path) -> Path:
 
 def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
     folder = Path(folder)
-    tensors = {f"model.{key}": value.detach().cpu().contiguous() for key, value in checkpoint.model.items()}
+    tensors = {f"model.{key}": value for key, value in checkpoint.model.items()}
     scalars: dict[str, dict[str, float | int | bool]] = {}
     for index, entry in checkpoint.optimizer["state"].items():
         for name, value in entry.items():
             if isinstance(value, torch.Tensor):
-                tensors[f"optim.{index}.{name}"] = value.detach().cpu().contiguous()
+                tensors[f"optim.{index}.{name}"] = value
             elif value is not None:
                 scalars.setdefault(str(index), {})[name] = value
-    tensors["rng.cpu"] = checkpoint.rng.cpu()
-    data = save_safetensors(tensors)
-    digest = hashlib.sha256(data).hexdigest()
+    tensors["rng.cpu"] = checkpoint.rng
+    data, digest = serialise(tensors)
     tensors_file = f"state-{digest[:16]}.safetensors"
     write_bytes_atomic(folder / tensors_file, data)
     write_json_atomic(folder / STATE_FILE, {
@@ -75,9 +71,9 @@ def save_checkpoint(folder: str | Path, checkpoint: Checkpoint) -> None:
             old.unlink(missing_ok=True)
 
 
-def _tensors_file(meta: object, folder: Path) -> str:
+def _tensors_file(meta: dict, folder: Path) -> str:
     """The tensors file that `state.json` names: a plain name inside the checkpoint folder, nothing else."""
-    name = meta.get("tensors_file", TENSORS_FILE) if isinstance(meta, dict) else TENSORS_FILE
+    name = meta.get("tensors_file", TENSORS_FILE)
     if not isinstance(name, str) or not _TENSORS_NAME.fullmatch(name):
         raise LookalikeError(f"{folder / STATE_FILE}: names an unexpected tensors file {name!r}")
     return name
@@ -88,21 +84,18 @@ def load_checkpoint(folder: str | Path) -> Checkpoint:
     state_path = folder / STATE_FILE
     try:
         meta = json.loads(state_path.read_text(encoding="utf-8"))
-        tensors_file = _tensors_file(meta, folder)
-        data = (folder / tensors_file).read_bytes()
-    except FileNotFoundError as err:
-        missing = Path(err.filename).name
-        raise LookalikeError(f"no checkpoint to resume from in {folder} ({missing} is missing)") from None
+    except FileNotFoundError:
+        raise LookalikeError(f"no checkpoint to resume from in {folder} ({STATE_FILE} is missing)") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise LookalikeError(f"{folder}: unreadable checkpoint ({err})") from None
+    if not isinstance(meta, dict):
+        raise LookalikeError(f"{state_path}: unreadable checkpoint (not a JSON object)")
+    tensors_file = _tensors_file(meta, folder)
+    if not (folder / tensors_file).exists():
+        raise LookalikeError(f"no checkpoint to resume from in {folder} ({tensors_file} is missing)")
     if meta.get("format") != FORMAT_VERSION:
         raise LookalikeError(f"{state_path}: checkpoint format {meta.get('format')!r} is not supported")
-    if hashlib.sha256(data).hexdigest() != meta.get("tensors_sha256"):
-        raise LookalikeError(f"{folder}: {tensors_file} does not match {STATE_FILE} (replaced or damaged)")
-    try:
-        tensors = load_safetensors(data)
-    except SafetensorError as err:
-        raise LookalikeError(f"{folder / tensors_file}: unreadable ({err})") from None
+    tensors = load_vouched(folder / tensors_file, meta.get("tensors_sha256"), state_path)
     model = {key[len("model."):]: value for key, value in tensors.items() if key.startswith("model.")}
     optim_state: dict[int, dict] = {}
     for key, value in tensors.items():

@@ -59,7 +59,7 @@ def test_replaced_weights_are_detected(tmp_path):
     save_model(create_encoder(TINY, seed=0), tmp_path / "a")
     save_model(create_encoder(TINY, seed=1), tmp_path / "b")
     (tmp_path / "a" / "model.safetensors").write_bytes((tmp_path / "b" / "model.safetensors").read_bytes())
-    with pytest.raises(LookalikeError, match="do not match config.json"):
+    with pytest.raises(LookalikeError, match="does not match config.json"):
         load_model(tmp_path / "a")
 
 
