@@ -81,7 +81,7 @@ def main() -> None:
                                                                  warmup_epochs=0.0, batch_size=args.batch_size,
                                                                  device=args.device))
         ours_seconds = time.perf_counter() - started
-        ours_epochs = sum(row["images"] for row in ours.report.history) / len(ours.train_paths)
+        ours_epochs = sum(row.images for row in ours.report.history) / len(ours.train_paths)
         theirs, theirs_seconds, theirs_images = lightly_for(budget, args.data, args)
         folder_images = len(find_images(args.data))
         reference = Encoder(EncoderConfig(image_size=args.image_size, head=(512, 128), embed_from="backbone"))

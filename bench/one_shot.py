@@ -155,7 +155,7 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
             settings=TrainSettings.with_defaults(objective.default_training, epochs=args.epochs,
                                                  batch_size=args.batch_size, lr=args.lr, seed=seed),
             image_size=args.image_size, views=args.views,
-            callbacks=Callbacks(say=print, on_epoch=lambda r: print(f"epoch {r['epoch']}: loss {r['train_loss']:.4f}",
+            callbacks=Callbacks(say=print, on_epoch=lambda r: print(f"epoch {r.epoch}: loss {r.train_loss:.4f}",
                                                                     flush=True)),
         )
         trained_line = f"trained on {len(run.train_paths)} images in {(time.perf_counter() - started) / 60:.1f} min"

@@ -90,8 +90,8 @@ def main() -> None:
                                device=args.device),
         backbone=args.backbone, image_size=args.image_size, valid_fraction=0.05,
         callbacks=Callbacks(say=print, on_epoch=lambda r: print(
-            f"epoch {r['epoch']}: loss {r['train_loss']:.4f}, positive top-1 {r['positive_top1']:.3f}, "
-            f"{r['images_per_second']:.0f} img/s, {r['seconds']:.0f} s", flush=True)),
+            f"epoch {r.epoch}: loss {r.train_loss:.4f}, positive top-1 {r.statistics['positive_top1']:.3f}, "
+            f"{r.images_per_second:.0f} img/s, {r.seconds:.0f} s", flush=True)),
     )
     train_minutes = (time.perf_counter() - started) / 60
     trained = load_model(args.out / "model")

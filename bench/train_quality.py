@@ -63,8 +63,8 @@ def main() -> None:
         settings=TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed),
         image_size=args.image_size, views=args.views,
         callbacks=Callbacks(say=print, on_epoch=lambda row: print(
-            f"epoch {row['epoch']}: loss {row['train_loss']:.4f}, active {row.get('active', float('nan')):.3f}, "
-            f"valid triplet accuracy {row['valid_triplet_accuracy']:.3f}", flush=True)),
+            f"epoch {row.epoch}: loss {row.train_loss:.4f}, active {row.statistics.get('active', float('nan')):.3f}, "
+            f"valid triplet accuracy {row.validation['valid_triplet_accuracy']:.3f}", flush=True)),
     )
     train_seconds = time.perf_counter() - started
 

@@ -151,14 +151,14 @@ def train_lookalike(folder: Path, out: Path, objective: str, args, epochs: int, 
 def lookalike_epochs(folder: Path, out: Path, objective: str, args) -> Epochs:
     result = Epochs()
     with ViewClock(args.device) as clock:
-        def on_epoch(row: dict) -> None:
-            result.data_shares.append(clock.seconds / row["seconds"])
+        def on_epoch(row) -> None:
+            result.data_shares.append(clock.seconds / row.seconds)
             clock.seconds = 0.0
-            print(f"lookalike {objective} epoch {row['epoch']}: {row['images_per_second']:.1f} img/s", flush=True)
+            print(f"lookalike {objective} epoch {row.epoch}: {row.images_per_second:.1f} img/s", flush=True)
 
         started = time.perf_counter()
         run = train_lookalike(folder, out, objective, args, args.epochs, Callbacks(on_epoch=on_epoch))
-    result.rates = [row["images_per_second"] for row in run.report.history]
+    result.rates = [row.images_per_second for row in run.report.history]
     # The report's seconds cover the epochs (and their validation and saving); the rest was finding and decoding.
     result.decoding_seconds = time.perf_counter() - started - run.report.seconds
     return result

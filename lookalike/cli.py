@@ -35,6 +35,7 @@ from lookalike.training import Callbacks, StepProgress
 
 if TYPE_CHECKING:
     from lookalike.session import Session
+    from lookalike.training.history import EpochRow
 
 app = typer.Typer(
     help="Learn what makes unlabeled images alike, then search, verify and recognise with it.",
@@ -296,10 +297,10 @@ def train(
         return
     _warn_skipped(run.skipped)
     last = run.report.history[-1]
-    accuracy = last.get("valid_triplet_accuracy")
+    accuracy = last.measure("valid_triplet_accuracy")
     typer.echo(f"model {run.report.model_id}: {len(run.report.history)} epochs"
                + (" (stopped at the time budget)" if run.report.out_of_time else "")
-               + f", final loss {last['train_loss']:.4f}"
+               + f", final loss {last.train_loss:.4f}"
                + (f", validation triplet accuracy {accuracy:.3f}" if accuracy is not None else "")
                + f"; saved to {run.report.model_dir}")
 
@@ -333,12 +334,12 @@ def whiten(
                f"saved to {out}")
 
 
-def _epoch_line(row: dict) -> str:
+def _epoch_line(row: EpochRow) -> str:
     """The epoch's loss, then whatever the objective and validation measured, then its speed."""
-    fixed = ("epoch", "train_loss", "lr", "images", "images_per_second", "seconds")
-    extras = "".join(f", {name} {value:.3f}" for name, value in row.items() if name not in fixed and value is not None)
-    return (f"epoch {row['epoch']}: loss {row['train_loss']:.4f}{extras}, "
-            f"{row['images']} images at {row['images_per_second']:.0f} img/s, {row['seconds']:.1f} s")
+    measures = {**row.statistics, **row.validation}
+    extras = "".join(f", {name} {value:.3f}" for name, value in measures.items() if value is not None)
+    return (f"epoch {row.epoch}: loss {row.train_loss:.4f}{extras}, "
+            f"{row.images} images at {row.images_per_second:.0f} img/s, {row.seconds:.1f} s")
 
 
 @app.command()

@@ -55,5 +55,5 @@ def test_train_killed_between_the_two_checkpoint_files_resumes_from_the_last_epo
             "--precision", "fp32")
     assert load_checkpoint(checkpoint_dir(out)).meta["epoch"] == 1
     run = resume_training(out)
-    assert [row["epoch"] for row in run.report.history] == [1, 2, 3]
+    assert [row.epoch for row in run.report.history] == [1, 2, 3]
     assert len(list(checkpoint_dir(out).glob("state-*.safetensors"))) == 1

@@ -24,6 +24,7 @@ from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.preprocess import stage_named
 from lookalike.runtime import pick_device
 from lookalike.training.checkpoint import checkpoint_dir, load_checkpoint
+from lookalike.training.history import EpochRow
 from lookalike.training.settings import TrainSettings
 from lookalike.training.trainer import StepProgress, TrainReport, Trainer
 from lookalike.views import ViewRecipe, recipe_from_dict, recipe_named
@@ -49,7 +50,7 @@ class Callbacks:
     """Told how many files will be decoded into the cache."""
     on_decoded: Callable[[int], None] | None = None
     on_progress: Callable[[StepProgress], None] | None = None
-    on_epoch: Callable[[dict], None] | None = None
+    on_epoch: Callable[[EpochRow], None] | None = None
 
 
 def train_folder(

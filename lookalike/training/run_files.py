@@ -12,7 +12,7 @@ from pathlib import Path
 from lookalike.models import Encoder, save_model
 from lookalike.report.curves import CURVES_FILE, plot_curves
 from lookalike.training.checkpoint import Checkpoint, checkpoint_dir, save_checkpoint
-from lookalike.training.history import LOG_FILE, write_history
+from lookalike.training.history import LOG_FILE, EpochRow, write_history
 
 
 class RunFiles:
@@ -21,10 +21,10 @@ class RunFiles:
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
 
-    def save(self, encoder: Encoder, history: list[dict], checkpoint: Checkpoint, *, title: str) -> str:
+    def save(self, encoder: Encoder, history: list[EpochRow], checkpoint: Checkpoint, *, title: str) -> str:
         """Write the epoch's model, log, curves and checkpoint; returns the model id."""
         model = save_model(encoder, self.out_dir)
         write_history(history, self.out_dir / LOG_FILE)
-        plot_curves(history, self.out_dir / CURVES_FILE, title=title)
+        plot_curves([row.to_dict() for row in history], self.out_dir / CURVES_FILE, title=title)
         save_checkpoint(checkpoint_dir(self.out_dir), checkpoint)
         return model

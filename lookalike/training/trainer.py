@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -35,6 +35,7 @@ from lookalike.objectives import Objective
 from lookalike.runtime import autocast, autocast_dtype, pick_device
 from lookalike.training.budget import TimeBudget
 from lookalike.training.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint
+from lookalike.training.history import EpochRow
 from lookalike.training.optim import lr_factor, make_optimizer
 from lookalike.training.run_files import RunFiles
 from lookalike.training.settings import TrainSettings
@@ -72,7 +73,7 @@ class _RunState:
 
     epoch: int = 0
     step: int = 0
-    history: list[dict] = field(default_factory=list)
+    history: list[EpochRow] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -80,7 +81,7 @@ class _RunState:
 class TrainReport:
     model_dir: Path
     model_id: str
-    history: list[dict]
+    history: list[EpochRow]
     resumed_from_epoch: int
     seconds: float
     out_of_time: bool = False
@@ -176,7 +177,7 @@ class Trainer:
         *,
         resume: bool = False,
         on_progress: Callable[[StepProgress], None] | None = None,
-        on_epoch: Callable[[dict], None] | None = None,
+        on_epoch: Callable[[EpochRow], None] | None = None,
         started: float | None = None,
     ) -> TrainReport:
         """Train for `settings.epochs` epochs (counting those already done when resuming), or until `settings.minutes`
@@ -201,7 +202,7 @@ class Trainer:
                 break
             self._close_epoch(row, run, validation, len(train), budget)
             if on_epoch and self.ranks.is_main:
-                on_epoch(row)
+                on_epoch(run.history[-1])
         if run.epoch == start_epoch:
             raise LookalikeError(f"the {settings.minutes:.3g}-minute budget was spent before the first step "
                                  f"({budget.elapsed():.0f} s had passed); give the run more minutes")
@@ -224,7 +225,7 @@ class Trainer:
                          round(self.settings.warmup_epochs * steps_per_epoch))
 
     def _train_epoch(self, train: ImageCache, run: _RunState, schedule: _Schedule, budget: TimeBudget,
-                     on_progress: Callable[[StepProgress], None] | None) -> tuple[dict | None, bool]:
+                     on_progress: Callable[[StepProgress], None] | None) -> tuple[EpochRow | None, bool]:
         """One epoch's steps, until its end or the end of the time budget: its log row (None when not one step
         fitted) and whether the time ran out."""
         settings, epoch = self.settings, run.epoch
@@ -266,17 +267,11 @@ class Trainer:
         if not images:
             return None, out_of_time
         seconds = time.perf_counter() - epoch_started
-        return {
-            "epoch": epoch + 1,
-            "train_loss": loss_sum / images,
-            **{name: total / images for name, total in stat_sums.items()},
-            "lr": lr,
-            "images": images,
-            "images_per_second": images / seconds,
-            "seconds": seconds,
-        }, out_of_time
+        return EpochRow(epoch=epoch + 1, train_loss=loss_sum / images, lr=lr, images=images,
+                        images_per_second=images / seconds, seconds=seconds,
+                        statistics={name: total / images for name, total in stat_sums.items()}), out_of_time
 
-    def _close_epoch(self, row: dict, run: _RunState, validation: FixedValidation | None, train_images: int,
+    def _close_epoch(self, row: EpochRow, run: _RunState, validation: FixedValidation | None, train_images: int,
                      budget: TimeBudget) -> None:
         """After an epoch's steps: agree on batch-norm statistics, refuse weights that are no longer numbers,
         validate, and save; the time this takes is kept back from the budget's last epoch."""
@@ -288,7 +283,7 @@ class Trainer:
         if validation is not None and self.ranks.is_main:
             self.encoder.eval()
             self.objective.eval()
-            row.update(validation.evaluate(self.encoder, self.objective, self.prepare, self.run))
+            row = replace(row, validation=validation.evaluate(self.encoder, self.objective, self.prepare, self.run))
         run.history.append(row)
         run.epoch += 1
         try:
@@ -303,7 +298,7 @@ class Trainer:
         return all(bool(torch.isfinite(value).all()) for value in self.encoder.state_dict().values()
                    if value.is_floating_point())
 
-    def _kept(self, saved: list[dict]) -> str:
+    def _kept(self, saved: list[EpochRow]) -> str:
         """What a failed run leaves: the model and checkpoint of the last epoch saved, or nothing."""
         if not saved:
             return "No epoch was saved."
@@ -334,7 +329,7 @@ class Trainer:
             rng=torch.get_rng_state(),
             meta={"epoch": run.epoch, "step": run.step, "seconds": seconds, "settings": self.settings.to_dict(),
                   "architecture": self.encoder.config.to_dict(), "origin": self.origin, "run": self.run_info,
-                  "history": run.history},
+                  "history": [asdict(row) for row in run.history]},
         ), title=f"{self.run_info.get('objective', 'training')} ({self.encoder.config.backbone})")
 
     def _match_state_layout(self) -> None:
@@ -368,4 +363,5 @@ class Trainer:
         if self.settings.minutes is not None and seconds >= self.settings.minutes * 60:
             raise LookalikeError(f"{folder}: that run already spent {seconds / 60:.3g} of its "
                                  f"{self.settings.minutes:.3g} minutes; ask for more minutes to train on")
-        return _RunState(meta["epoch"], meta["step"], meta["history"], seconds)
+        return _RunState(meta["epoch"], meta["step"], [EpochRow.from_checkpoint(row) for row in meta["history"]],
+                         seconds)

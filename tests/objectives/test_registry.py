@@ -71,7 +71,7 @@ def test_a_registered_objective_is_chosen_trained_and_resumed_by_name(registries
                                   "--workers", 0, "--precision", "fp32")
     assert code == 0 and "cosine" in err, err
     run = resume_training(out, epochs=2)
-    assert [row["epoch"] for row in run.report.history] == [1, 2] and "cosine" in run.report.history[-1]
+    assert [row.epoch for row in run.report.history] == [1, 2] and "cosine" in run.report.history[-1].statistics
 
 
 def test_a_registered_miner_serves_the_triplet_objective(registries):
@@ -121,4 +121,4 @@ def test_a_registered_view_recipe_and_preset_train_and_resume(registries, tmp_pa
     train_folder(tmp_path / "images", out, views="always-flip", image_size=32, head=(32, 16),
                  settings=TrainSettings(epochs=1, batch_size=4, workers=0, precision="fp32"))
     run = resume_training(out, epochs=2)  # the run recorded its views as the recipe they are made of
-    assert [row["epoch"] for row in run.report.history] == [1, 2]
+    assert [row.epoch for row in run.report.history] == [1, 2]

@@ -55,8 +55,9 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(images, tmp_path, objective
 def test_a_run_writes_a_loadable_model_its_log_curves_and_a_checkpoint(images, tmp_path):
     out = tmp_path / "m"
     report = _trainer(out).fit(images.subset(range(9)), images.subset(range(9, 12)))
-    assert [row["epoch"] for row in report.history] == [1, 2]
-    assert all(0 <= row["valid_triplet_accuracy"] <= 1 and row["active"] >= 0 for row in report.history)
+    assert [row.epoch for row in report.history] == [1, 2]
+    assert all(0 <= row.validation["valid_triplet_accuracy"] <= 1 and row.statistics["active"] >= 0
+               for row in report.history)
     log = (out / "train_log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,train_loss,") and "valid_triplet_accuracy" in log[0] and len(log) == 3
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -76,7 +77,7 @@ class _Interrupt(Exception):
 
 
 def _stop_after_first_epoch(row: dict) -> None:
-    if row["epoch"] == 1:
+    if row.epoch == 1:
         raise _Interrupt
 
 
@@ -92,7 +93,7 @@ def test_a_resumed_run_ends_with_the_same_weights_as_an_uninterrupted_one(images
     resumed = _trainer(tmp_path / "split", settings)  # a fresh process would start from a fresh encoder too
     report = resumed.fit(images, resume=True)
 
-    assert report.resumed_from_epoch == 1 and [row["epoch"] for row in report.history] == [1, 2]
+    assert report.resumed_from_epoch == 1 and [row.epoch for row in report.history] == [1, 2]
     expected, got = _weights(whole), _weights(resumed)
     assert expected.keys() == got.keys()
     assert all(torch.equal(expected[key], got[key]) for key in expected)
@@ -126,7 +127,7 @@ def test_the_pair_objective_trains_the_head_saved_with_the_model(images, tmp_pat
     encoder = create_encoder(replace(TINY_CONFIG, pair_head="chi2"), seed=0)
     before = encoder.pair_head.linear.weight.detach().clone()
     report = Trainer(encoder, choice.build(encoder), PlainView(), SeedView(), SETTINGS, out).fit(images)
-    assert 0 <= report.history[-1]["pair_accuracy"] <= 1
+    assert 0 <= report.history[-1].statistics["pair_accuracy"] <= 1
     model = load_model(out)
     assert model.config.pair_head == "chi2"
     assert not torch.equal(model.pair_head.linear.weight, before)
@@ -156,9 +157,9 @@ def test_a_time_budget_stops_mid_epoch_annealed_and_saves_what_it_trained(images
     trainer, clock = _timed_trainer(out, 5.5)  # 12 images in batches of 4: 3 steps an epoch, 1 s each
     report = trainer.fit(images, on_progress=clock.tick)
     assert report.out_of_time
-    assert [(row["epoch"], row["images"]) for row in report.history] == [(1, 12), (2, 8)]
+    assert [(row.epoch, row.images) for row in report.history] == [(1, 12), (2, 8)]
     # the schedule planned for the 5 steps the time held, so the last one ran at cos(0.8 pi) of the peak rate
-    assert report.history[-1]["lr"] == pytest.approx(SETTINGS.lr * 0.5 * (1 + math.cos(0.8 * math.pi)))
+    assert report.history[-1].lr == pytest.approx(SETTINGS.lr * 0.5 * (1 + math.cos(0.8 * math.pi)))
     meta = load_checkpoint(checkpoint_dir(out)).meta
     assert (meta["epoch"], meta["step"], meta["seconds"]) == (2, 5, 5.0)
     assert load_model(out).origin["training"]["epochs_done"] == 2
@@ -173,7 +174,7 @@ def test_a_run_that_spent_its_time_resumes_only_with_more(images, tmp_path):
     longer, clock = _timed_trainer(out, 8.5)
     report = longer.fit(images, resume=True, on_progress=clock.tick)
     # 5 s spent before, then 3 more steps of 1 s: the third epoch, whole
-    assert [(row["epoch"], row["images"]) for row in report.history] == [(1, 12), (2, 8), (3, 12)]
+    assert [(row.epoch, row.images) for row in report.history] == [(1, 12), (2, 8), (3, 12)]
 
 
 def test_a_budget_spent_before_the_first_step_is_an_error(images, tmp_path):
