@@ -404,7 +404,8 @@ def search(
         typer.echo(json.dumps({
             "results": [
                 {"query": str(result.query), "hits": [
-                    {"rank": rank, "score": round(hit.score, 6), "path": hit.image.path, "label": hit.image.label}
+                    {"rank": rank, "score": round(hit.score, 6), "path": hit.image.path, "label": hit.image.label,
+                     **({"region": hit.image.region} if hit.image.region else {})}
                     for rank, hit in enumerate(result.hits, start=1)
                 ]}
                 for result in report.results
@@ -416,7 +417,8 @@ def search(
             typer.echo(f"# query {printable(str(result.query))}")
             _row("rank", "score", "path", delimiter="\t")
             for rank, hit in enumerate(result.hits, start=1):
-                _row(rank, f"{hit.score:.4f}", hit.image.path, delimiter="\t")
+                region = f"#{hit.image.region}" if hit.image.region else ""  # a region the model's stage found
+                _row(rank, f"{hit.score:.4f}", hit.image.path + region, delimiter="\t")
     if grid is not None and report.results:
         from lookalike.report.grid import render_grid
 

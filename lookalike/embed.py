@@ -46,9 +46,12 @@ class Embeddings:
     """The embeddings of the inputs that decoded, and the reasons the others did not."""
 
     indices: list[int] = field(default_factory=list)
+    """The input each row of `vectors` came from: an input with several regions has several rows."""
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     sha256: list[str] = field(default_factory=list)
     skipped: list[BadImage] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    """Each row's region within its input ("" for the whole image)."""
 
 
 class Embedder:
@@ -99,10 +102,11 @@ class Embedder:
         for batch, vectors in self.iter_paths(paths):
             result.indices += batch.indices
             result.sha256 += batch.sha256
+            result.regions += batch.regions
             result.skipped += batch.skipped
             chunks.append(vectors)
             if on_progress:
-                on_progress(len(batch.indices) + len(batch.skipped))
+                on_progress(batch.settled)
         if chunks:
             result.vectors = np.concatenate(chunks)
         return result

@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from lookalike.data import IMAGE_SUFFIXES, BadImage, find_images
+from lookalike.embed import Embeddings
 from lookalike.errors import LookalikeError, NotEnrolled, NothingReadable
 from lookalike.gallery import GalleryStore, ImageRecord
 from lookalike.model import Model
@@ -116,21 +115,24 @@ def enrol_found(
     skipped = found.skipped + embedded.skipped
     if not embedded.indices:
         raise NothingReadable(skipped)
-    readable = [pairs[i] for i in embedded.indices]
-    store_enrolled(store, readable, embedded.vectors, embedded.sha256, model.id)
-    return EnrolReport(store.folder, dict(Counter(identity for _, identity in readable)), skipped,
-                       len(store.identities()))
+    store_enrolled(store, pairs, embedded, model.id)
+    enrolled = Counter(pairs[position][1] for position in dict.fromkeys(embedded.indices))
+    return EnrolReport(store.folder, dict(enrolled), skipped, len(store.identities()))
 
 
 def store_enrolled(
-    store: GalleryStore, pairs: Sequence[tuple[Path, str]], vectors: np.ndarray, sha256: Sequence[str], model: str
+    store: GalleryStore, pairs: Sequence[tuple[Path, str]], embedded: Embeddings, model: str
 ) -> list[ImageRecord]:
     """Store embedded (absolute image path, identity) pairs in an open gallery and commit; returns the records.
-    `sha256` holds each file's content hash and `model` the id of the model that embedded them."""
+    `embedded` holds the rows of those files, one per region (`indices` point into `pairs`), and `model` is the id
+    of the model that embedded them."""
     records = []
-    for (path, identity), digest in zip(pairs, sha256):
+    for position, digest, region in zip(embedded.indices, embedded.sha256, embedded.regions):
+        path, identity = pairs[position]
         stat = path.stat()
-        records.append(ImageRecord(str(path), stat.st_size, stat.st_mtime_ns, digest, identity=identity))
+        records.append(ImageRecord(str(path), stat.st_size, stat.st_mtime_ns, digest, identity=identity,
+                                   region=region))
+    vectors = embedded.vectors
     if records:
         store.add(records, vectors, model_id=model)
         store.commit()

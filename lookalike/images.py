@@ -18,9 +18,9 @@ from typing import TypeAlias, cast
 import numpy as np
 from PIL import Image, ImageOps
 
-from lookalike.data import collect_images, decode_rgb
-from lookalike.data.decode import to_rgb
-from lookalike.preprocess import Stage
+from lookalike.data import BadImage, collect_images
+from lookalike.data.decode import decode_regions, to_rgb
+from lookalike.preprocess import NothingFound, Stage
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ class Encoded:
 ImageInput: TypeAlias = str | os.PathLike | np.ndarray | Image.Image | bytes | Encoded
 """One image, or (a path to a folder, an N x H x W x 3 array) several; a sequence of these is several."""
 
-Decode = Callable[[Encoded, int, Stage], np.ndarray]
-"""Decodes an encoded image to the `size` x `size` input the stage makes: `decode_rgb`, or a bounded decoder for a
-server's uploads."""
+Decode = Callable[[Encoded, int, Stage], list[tuple[str, np.ndarray]]]
+"""Decodes an encoded image to the `size` x `size` inputs the stage makes, by region: `decode_regions`, or a bounded
+decoder for a server's uploads."""
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,21 @@ class InMemory:
         pixels = np.ascontiguousarray(np.asarray(self.content))
         return hashlib.sha256(repr(pixels.shape).encode() + pixels.tobytes()).hexdigest()
 
-    def prepare(self, size: int, stage: Stage, decode: Decode | None = None) -> np.ndarray:
-        """The (size, size, 3) uint8 input the encoder takes. Raises `BadImage` for bytes that are no image."""
+    def prepare(self, size: int, stage: Stage, decode: Decode | None = None) -> list[tuple[str, np.ndarray]]:
+        """The (size, size, 3) uint8 inputs the stage makes of the image, by region. Raises `BadImage` for bytes
+        that are no image, or an image in which the stage finds nothing."""
         if isinstance(self.content, Encoded):
             if decode is None:
-                return decode_rgb(self.content.data, size, name=self.content.name, stage=stage)
+                return decode_regions(self.content.data, size, stage, name=self.content.name)
             return decode(self.content, size, stage)
         if isinstance(self.content, np.ndarray):
             image = Image.fromarray(self.content)
         else:
             image = ImageOps.exif_transpose(self.content)  # as a file with that EXIF orientation would be decoded
-        return np.array(stage.apply(to_rgb(image), size))
+        try:
+            return [(region.key, np.array(region.image)) for region in stage.regions(to_rgb(image), size)]
+        except NothingFound as reason:
+            raise BadImage(self.name, str(reason)) from None
 
 
 _ONE_IMAGE = (str, os.PathLike, np.ndarray, Image.Image, bytes, bytearray, memoryview, Encoded)

@@ -119,11 +119,12 @@ def _embed_into(store: GalleryStore, embedder: Embedder, pending: list[_Pending]
     paths = [item.path for item in pending]
     for batch, vectors in embedder.iter_paths(paths):
         records = []
-        for position, sha256 in zip(batch.indices, batch.sha256):
+        for position, sha256, region in zip(batch.indices, batch.sha256, batch.regions):
             item = pending[position]
             records.append(ImageRecord(path=str(item.path), size=item.size, mtime_ns=item.mtime_ns, sha256=sha256,
-                                       label=label_for(item.path, folder)))
-            if item.is_update:
+                                       label=label_for(item.path, folder), region=region))
+        for position in dict.fromkeys(batch.indices):  # files, whatever number of regions each gave
+            if pending[position].is_update:
                 report.updated += 1
             else:
                 report.added += 1
@@ -134,7 +135,7 @@ def _embed_into(store: GalleryStore, embedder: Embedder, pending: list[_Pending]
             store.commit()
             last_commit = time.monotonic()
         if on_progress:
-            on_progress(len(batch.indices) + len(batch.skipped))
+            on_progress(batch.settled)
 
 
 def remove_paths(store: GalleryStore, paths: Sequence[str | Path]) -> int:

@@ -63,8 +63,9 @@ class Model:
 
     def embed(self, images: ImageInput | Sequence[ImageInput]) -> np.ndarray:
         """The embeddings of `images` (any mix of paths, folders, arrays, PIL images and encoded bytes; see
-        lookalike.images) as an (N, D) float32 array of unit rows, one per image in the order given. Raises
-        `BadImage` naming the first image that could not be read."""
+        lookalike.images) as an (N, D) float32 array of unit rows, in the order given: one per image with the
+        default preprocessing, one per region with a stage that finds several. Raises `BadImage` naming the first
+        image that could not be read."""
         _, embedded = self.embed_each(images)
         if embedded.skipped:
             raise embedded.skipped[0]
@@ -74,8 +75,8 @@ class Model:
                    on_plan: Callable[[int], None] | None = None,
                    on_progress: Callable[[int], None] | None = None) -> tuple[list[Item], Embeddings]:
         """Every image found in `images`, and the embeddings of those that could be read (`indices` point into
-        the list); the rest are in `skipped` with their reasons. `on_plan(n)` is told how many images were found,
-        `on_progress(n)` how many more are settled as work goes on."""
+        the list, one row per region); the rest are in `skipped` with their reasons. `on_plan(n)` is told how many
+        images were found, `on_progress(n)` how many more are settled as work goes on."""
         items = gather(images)
         if on_plan:
             on_plan(len(items))
@@ -87,8 +88,8 @@ class Model:
         embedder = self.embedder
         files = [position for position, item in enumerate(items) if isinstance(item, Path)]
         from_files = embedder.embed_paths([items[i] for i in files], on_progress=on_progress)  # type: ignore[misc]
-        rows = {files[j]: (vector, digest) for j, vector, digest in
-                zip(from_files.indices, from_files.vectors, from_files.sha256)}
+        rows = {(files[j], row): (vector, digest, region) for row, (j, vector, digest, region) in
+                enumerate(zip(from_files.indices, from_files.vectors, from_files.sha256, from_files.regions))}
         skipped = list(from_files.skipped)
         in_memory = [position for position, item in enumerate(items) if isinstance(item, InMemory)]
         for start in range(0, len(in_memory), self.settings.batch_size):
@@ -98,17 +99,20 @@ class Model:
                 item = items[position]
                 assert isinstance(item, InMemory)
                 try:
-                    pixels.append(item.prepare(self.image_size, embedder.stage, self.decode))
-                    read.append(position)
+                    regions = item.prepare(self.image_size, embedder.stage, self.decode)
                 except BadImage as error:
                     skipped.append(error)
-            for position, vector in zip(read, embedder.embed_images(pixels)):
-                rows[position] = (vector, items[position].sha256())  # type: ignore[union-attr]
+                    continue
+                read += [(position, row, key, item.sha256()) for row, (key, _) in enumerate(regions)]
+                pixels += [region for _, region in regions]
+            for (position, row, key, digest), vector in zip(read, embedder.embed_images(pixels)):
+                rows[(position, row)] = (vector, digest, key)
             if on_progress:
                 on_progress(len(chunk))
         order = sorted(rows)
-        vectors = np.stack([rows[i][0] for i in order]) if order else np.zeros((0, self.dim), np.float32)
-        return Embeddings(order, vectors, [rows[i][1] for i in order], skipped)
+        vectors = np.stack([rows[key][0] for key in order]) if order else np.zeros((0, self.dim), np.float32)
+        return Embeddings([position for position, _ in order], vectors, [rows[key][1] for key in order], skipped,
+                          [rows[key][2] for key in order])
 
     def save(self, folder: str | Path) -> str:
         """Write the model to `folder` (safetensors + JSON); returns its id."""

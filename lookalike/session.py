@@ -172,7 +172,8 @@ class Session:
         """The `k` gallery images most like one image, best first (`.image.path`, `.score`: cosine similarity)."""
         report = _single(lambda: self.search_all(image, k=k))
         if len(report.results) != 1:
-            raise ValueError(f"search takes one image; {len(report.results)} were given (use search_all)")
+            raise ValueError(f"search answers one query, and this gave {len(report.results)} (several images, or "
+                             "several regions of one): use search_all")
         return report.results[0].hits
 
     def search_all(self, images: ImageInput | Sequence[ImageInput], k: int = 10, *, exclude_self: bool = False,
@@ -212,7 +213,8 @@ class Session:
         """The enrolled identity in one image, or unknown (`identity` None), with the distance and τ."""
         report = _single(lambda: self.recognise_all(image, threshold=threshold, aggregate=aggregate))
         if len(report.results) != 1:
-            raise ValueError(f"recognise takes one image; {len(report.results)} were given (use recognise_all)")
+            raise ValueError(f"recognise answers one query, and this gave {len(report.results)} (several images, or "
+                             "several regions of one): use recognise_all")
         return report.results[0][1]
 
     def recognise_all(self, images: ImageInput | Sequence[ImageInput], *, threshold: float | None = None,
@@ -256,7 +258,7 @@ class Session:
             embedded = self.model.embedder.embed_paths([path])
             if embedded.skipped:
                 raise embedded.skipped[0]
-            store_enrolled(store, [(path, identity)], embedded.vectors, embedded.sha256, self.model.id)
+            store_enrolled(store, [(path, identity)], embedded, self.model.id)
             stored, identities = store.find(str(path)), store.identities()
         assert stored is not None, "store_enrolled has just committed it"
         return Enrolment(identity, stored, identities)
@@ -336,7 +338,7 @@ class Session:
     def _adopt(self, model: Model | None) -> Model | None:
         """A session with upload limits has its model decode encoded bytes through them."""
         if model is not None and self.uploads is not None:
-            model.decode = self.uploads.decode
+            model.decode = self.uploads.decode_regions
         return model
 
     def _full_pixels(self, item: InMemory) -> np.ndarray:

@@ -11,11 +11,14 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from lookalike.data import decode_rgb
+from lookalike.data.decode import decode_regions
 from lookalike.errors import LookalikeError
 from lookalike.images import Encoded
 from lookalike.preprocess import Stage
@@ -74,13 +77,23 @@ class UploadDecoder:
         self.limits = limits
         self._turns = threading.BoundedSemaphore(limits.at_once)
 
-    def decode(self, upload: Encoded, size: int | None = None, stage: Stage | None = None) -> np.ndarray:
-        """(H, W, 3) uint8 RGB pixels of an upload, as `decode_rgb` makes them (the `stage`'s input at `size` when
-        given). Raises `TooManyPixels` over the pixel limit, `BadImage` for anything unreadable and `Busy` when no
-        turn came in time."""
+    def decode(self, upload: Encoded) -> np.ndarray:
+        """(H, W, 3) uint8 RGB pixels of an upload, as `decode_rgb` makes them. Raises `TooManyPixels` over the
+        pixel limit, `BadImage` for anything unreadable and `Busy` when no turn came in time."""
+        with self._turn():
+            return decode_rgb(upload.data, max_pixels=self.limits.max_pixels, name=upload.name)
+
+    def decode_regions(self, upload: Encoded, size: int, stage: Stage) -> list[tuple[str, np.ndarray]]:
+        """The preprocessing `stage`'s inputs of an upload at `size`, as `decode_regions` makes them, under the
+        same bounds as `decode`."""
+        with self._turn():
+            return decode_regions(upload.data, size, stage, max_pixels=self.limits.max_pixels, name=upload.name)
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
         if not self._turns.acquire(timeout=self.limits.wait_seconds):
             raise Busy(f"the server is decoding {self.limits.at_once} images already; try again in a few seconds")
         try:
-            return decode_rgb(upload.data, size, max_pixels=self.limits.max_pixels, name=upload.name, stage=stage)
+            yield
         finally:
             self._turns.release()

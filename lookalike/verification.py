@@ -8,6 +8,7 @@ each query (its vector search), then decides among their identities with the mod
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,9 @@ from lookalike.match import (
     recognise,
 )
 from lookalike.model import Model
+from lookalike.preprocess import WHOLE_IMAGE
 from lookalike.report.roc import plot_roc
+from lookalike.search import query_name
 
 RECOGNITION_CANDIDATES = 256
 """Enrolled images the store returns per query. Recognition decides among their identities: exactly the answer of
@@ -81,8 +84,8 @@ def required_threshold(explicit: float | None, store: GalleryStore) -> float:
 def verify_pair(model: Model, first: ImageInput, second: ImageInput, tau: float | None) -> Verdict:
     """Are two images the same identity? Both must be readable: a verification with one image has no answer."""
     items, vectors = _embed_one_each(model, [first, second])
-    return _verdict(float(model.distance.paired(vectors[:1], vectors[1:])[0]), _name(items[0]), _name(items[1]),
-                    tau, model.distance)
+    return _verdict(float(model.distance.paired(vectors[:1], vectors[1:])[0]), query_name(items[0], WHOLE_IMAGE),
+                    query_name(items[1], WHOLE_IMAGE), tau, model.distance)
 
 
 def verify_claim(store: GalleryStore, model: Model, image: ImageInput, claimed: str, tau: float | None,
@@ -96,7 +99,7 @@ def verify_claim(store: GalleryStore, model: Model, image: ImageInput, claimed: 
     vectors = store.vectors([stored.id for stored in enrolled])
     _, distances = identity_distances(query, vectors, [claimed] * len(enrolled), distance=model.distance,
                                       aggregate=aggregate)
-    return _verdict(float(distances[0, 0]), _name(items[0]), claimed, tau, model.distance)
+    return _verdict(float(distances[0, 0]), query_name(items[0], WHOLE_IMAGE), claimed, tau, model.distance)
 
 
 def recognise_vectors(store: GalleryStore, distance: Distance, queries: np.ndarray, tau: float,
@@ -130,8 +133,8 @@ def recognise_images(
     if not embedded.indices:
         raise NothingReadable(embedded.skipped)
     found = recognise_vectors(store, model.distance, embedded.vectors, tau, aggregate)
-    return RecognitionReport([(_name(items[i]), result) for i, result in zip(embedded.indices, found)], tau,
-                             model.distance.name, embedded.skipped)
+    names = [query_name(items[i], region) for i, region in zip(embedded.indices, embedded.regions)]
+    return RecognitionReport(list(zip(names, found)), tau, model.distance.name, embedded.skipped)
 
 
 @dataclass
@@ -176,12 +179,18 @@ def calibrate_model(
 
 
 def _embed_one_each(model: Model, images: list[ImageInput]) -> tuple[list[Item], np.ndarray]:
-    """The items and embeddings of images that must be one readable image each (not a folder)."""
+    """The items and embeddings of images that must be one readable image each (not a folder), in which the
+    preprocessing stage finds one region each."""
     items, embedded = model.embed_each(images)
     if len(items) != len(images):
         raise LookalikeError("verification compares single images; a folder was given")
     if embedded.skipped:
         raise embedded.skipped[0]
+    if len(embedded.indices) != len(images):
+        counts = Counter(embedded.indices)
+        crowded = next(items[i] for i in range(len(items)) if counts[i] > 1)
+        raise LookalikeError(f"{query_name(crowded, WHOLE_IMAGE)}: the preprocessing stage found "
+                             f"{max(counts.values())} regions; verification compares one region with one")
     return items, embedded.vectors
 
 
@@ -189,5 +198,3 @@ def _verdict(distance: float, first: Path | str, second: Path | str, tau: float 
     return Verdict(first, second, distance, tau, None if tau is None else accepts(distance, tau), kind.name)
 
 
-def _name(item: Item) -> Path | str:
-    return item if isinstance(item, Path) else item.name

@@ -13,7 +13,7 @@ from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError
 from lookalike.images import Encoded
 from lookalike.models import EncoderConfig
-from lookalike.preprocess import register_stage, stage_named, stage_names
+from lookalike.preprocess import Region, register_stage, stage_named, stage_names
 from lookalike.training import TrainSettings
 
 SETTINGS = EmbedSettings(workers=0, precision="fp32")
@@ -29,9 +29,9 @@ class Squash:
     def draft_size(self, size: int) -> None:
         return None
 
-    def apply(self, image: Image.Image, size: int) -> Image.Image:
+    def regions(self, image: Image.Image, size: int) -> list[Region]:
         self.calls.append(image.size)
-        return image.resize((size, size), Image.Resampling.BILINEAR)
+        return [Region("", image.resize((size, size), Image.Resampling.BILINEAR))]
 
 
 SQUASH = stage_named("squash-for-tests") if "squash-for-tests" in stage_names() else register_stage(Squash())

@@ -77,5 +77,5 @@ def test_images_held_in_memory_find_the_file_they_were_read_from(image_folder, g
         for image in (np.asarray(Image.open(query).convert("RGB")), Image.open(query), query.read_bytes()):
             best = session.search(image, k=1)[0]
             assert best.image.path == str(query) and best.score >= 0.999
-        with pytest.raises(ValueError, match="one image"):
+        with pytest.raises(ValueError, match="one query"):
             session.search(image_folder)

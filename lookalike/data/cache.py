@@ -66,7 +66,7 @@ def cache_images(
     stage: Stage | None = None,
 ) -> ImageCache:
     """Decode `paths` to size x size, prepared by the preprocessing `stage` (by default the centre square), into
-    one uint8 tensor.
+    one uint8 tensor; a region other than the whole image is named "<file>#<region>".
 
     Refuses up front, before decoding anything, when the cache would exceed `max_bytes`.
     """
@@ -75,16 +75,20 @@ def cache_images(
     kept: list[Path] = []
     skipped: list[BadImage] = []
     duplicates: list[Path] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for batch in iter_decoded_batches(paths, size, workers=workers, stage=stage):
         skipped += batch.skipped
-        for slot, index, digest in zip(batch.pixels, batch.indices, batch.sha256):
-            if digest in seen:
-                duplicates.append(paths[index])
+        for slot, index, digest, region in zip(batch.pixels, batch.indices, batch.sha256, batch.regions):
+            name = paths[index] if not region else Path(f"{paths[index]}#{region}")
+            if (digest, region) in seen:
+                duplicates.append(name)
                 continue
-            seen.add(digest)
+            seen.add((digest, region))
+            if len(kept) == len(pixels):  # a stage found several regions in some files
+                check_cache_size(len(pixels) * 2, size, max_bytes)
+                pixels = torch.cat([pixels, torch.empty_like(pixels)])
             pixels[len(kept)] = slot
-            kept.append(paths[index])
+            kept.append(name)
         if on_progress:
-            on_progress(len(batch.indices) + len(batch.skipped))
-    return ImageCache(kept, pixels[: len(kept)].clone() if len(kept) < len(paths) else pixels, skipped, duplicates)
+            on_progress(batch.settled)
+    return ImageCache(kept, pixels[: len(kept)].clone() if len(kept) < len(pixels) else pixels, skipped, duplicates)

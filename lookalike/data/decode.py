@@ -11,13 +11,15 @@ import hashlib
 import io
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from lookalike.errors import LookalikeError
-from lookalike.preprocess import DEFAULT_STAGE, Stage, stage_named
+from lookalike.preprocess import DEFAULT_STAGE, NothingFound, Stage, stage_named
 
 MAX_PIXELS = 89_478_485
 """Pillow's default decompression-bomb limit (a quarter GiB of RGB pixels), well beyond any camera's photos."""
@@ -31,6 +33,8 @@ _DECODER_FAILURES = (OSError, SyntaxError, ValueError, TypeError, IndexError, Ke
 Warnings are included for programs that run with warnings as errors (``-W error``)."""
 
 _WHITE = (255, 255, 255, 255)
+
+T = TypeVar("T")
 
 
 class BadImage(LookalikeError):
@@ -84,20 +88,49 @@ def decode_rgb(
     *,
     max_pixels: int = MAX_PIXELS,
     name: str | None = None,
-    stage: Stage | None = None,
 ) -> np.ndarray:
-    """Decode a file, or the bytes of one, to a C-contiguous (H, W, 3) uint8 RGB array.
+    """Decode a file, or the bytes of one, to a C-contiguous (H, W, 3) uint8 RGB array: the whole image, or with
+    ``size`` its centre square at ``size`` x ``size`` (the default preprocessing stage's input; see
+    `decode_regions` for a model's own stage).
 
     EXIF orientation is applied, alpha is laid over white, 16-bit greyscale is rescaled, and an animation gives its
-    first frame. With ``size``, the preprocessing ``stage`` (by default the centre square, see lookalike.preprocess)
-    makes a ``size`` x ``size`` input of it; JPEGs are then decoded at the reduced scale the stage allows, which is
-    much faster for large photos.
-    ``name`` labels ``bytes`` input in errors. Images over ``max_pixels`` are refused from their header; Pillow's own
-    hard limit (twice ``PIL.Image.MAX_IMAGE_PIXELS``) applies as well. Raises `BadImage` for any unusable input.
+    first frame. ``name`` labels ``bytes`` input in errors. Images over ``max_pixels`` are refused from their header;
+    Pillow's own hard limit (twice ``PIL.Image.MAX_IMAGE_PIXELS``) applies as well. Raises `BadImage` for any
+    unusable input.
     """
-    if size is not None and size < 1:
+    if size is None:
+        return _decode(source, None, max_pixels, name, np.array)
+    [(_, pixels)] = decode_regions(source, size, stage_named(DEFAULT_STAGE), max_pixels=max_pixels, name=name)
+    return pixels
+
+
+def decode_regions(
+    source: str | Path | bytes,
+    size: int,
+    stage: Stage,
+    *,
+    max_pixels: int = MAX_PIXELS,
+    name: str | None = None,
+) -> list[tuple[str, np.ndarray]]:
+    """Decode a file, or the bytes of one, as `decode_rgb` does, and make the preprocessing ``stage``'s inputs of it:
+    (region name, C-contiguous (size, size, 3) uint8 RGB) for each region it finds. JPEGs are decoded at the reduced
+    scale the stage allows, which is much faster for large photos. A file in which the stage finds nothing is a
+    `BadImage` with the stage's reason."""
+    if size < 1:
         raise ValueError(f"size must be >= 1, got {size}")
-    stage = stage or stage_named(DEFAULT_STAGE)
+
+    def regions(rgb: Image.Image) -> list[tuple[str, np.ndarray]]:
+        return [(region.key, np.array(region.image)) for region in stage.regions(rgb, size)]
+
+    try:
+        return _decode(source, stage.draft_size(size), max_pixels, name, regions)
+    except NothingFound as reason:
+        raise BadImage(name or ("<bytes>" if isinstance(source, bytes) else source), str(reason)) from None
+
+
+def _decode(source: str | Path | bytes, draft: int | None, max_pixels: int, name: str | None,
+            then: Callable[[Image.Image], T]) -> T:
+    """`then` applied to the decoded RGB image, inside the block that holds its pixels (they are released after)."""
     label: str | Path
     if isinstance(source, bytes):
         data, label = source, name or "<bytes>"
@@ -111,21 +144,17 @@ def decode_rgb(
             if width * height > max_pixels:
                 limit = f"exceeds the {max_pixels}-pixel limit"
                 raise TooManyPixels(label, f"decompression bomb: {width}x{height} pixels {limit}")
-            if size is not None and (draft := stage.draft_size(size)) is not None:
+            if draft is not None:
                 image.draft("RGB", (draft, draft))  # a no-op for every format but JPEG
             image.load()
             ImageOps.exif_transpose(image, in_place=True)
-            rgb = to_rgb(image)  # the decoded image itself when it is RGB already: one full-size copy fewer
-            if size is not None:
-                rgb = stage.apply(rgb, size)
-            pixels = np.array(rgb)  # before the image is closed, which releases its pixels
+            return then(to_rgb(image))  # the decoded image itself when it is RGB already: one full-size copy fewer
     except UnidentifiedImageError as error:
         raise BadImage(label, "not an image") from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise TooManyPixels(label, f"decompression bomb: {error}") from error
     except _DECODER_FAILURES as error:
         raise BadImage(label, _describe(error)) from error
-    return pixels
 
 
 def _describe(error: Exception) -> str:

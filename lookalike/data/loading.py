@@ -9,7 +9,7 @@ import hashlib
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import NamedTuple
@@ -18,20 +18,28 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from lookalike.data.decode import BadImage, decode_rgb, read_image_file
-from lookalike.preprocess import Stage
+from lookalike.data.decode import BadImage, decode_regions, read_image_file
+from lookalike.preprocess import DEFAULT_STAGE, Stage, stage_named
 
 
 @dataclass
 class DecodedBatch:
-    """The images of one batch that decoded, and the files of that batch that did not."""
+    """The regions of one batch's files that decoded, and the files of that batch that did not."""
 
     indices: list[int]
-    """Positions in the input path list, one per image in ``pixels``."""
+    """Positions in the input path list, one per region in ``pixels`` (a file with several regions repeats)."""
     pixels: torch.Tensor
     """uint8, (B, 3, size, size), contiguous; B may be 0 when every file of the batch failed."""
     sha256: list[str]
+    """Each region's file's content hash."""
     skipped: list[BadImage]
+    regions: list[str] = field(default_factory=list)
+    """Each region's name within its file ("" for the whole image, as the default stage gives)."""
+
+    @property
+    def settled(self) -> int:
+        """How many files of the batch are done with, read or not."""
+        return len(set(self.indices)) + len(self.skipped)
 
     def pin_memory(self) -> DecodedBatch:
         """DataLoader calls this on custom batch types when asked to pin memory; only the pixels go to a device."""
@@ -40,12 +48,12 @@ class DecodedBatch:
 
 class _DecodedImage(NamedTuple):
     index: int  # type: ignore[assignment]  # a field, not tuple.index
-    pixels: np.ndarray
+    regions: list[tuple[str, np.ndarray]]
     sha256: str
 
 
 class _DecodingDataset(Dataset):
-    def __init__(self, paths: Sequence[Path], size: int, stage: Stage | None) -> None:
+    def __init__(self, paths: Sequence[Path], size: int, stage: Stage) -> None:
         self.paths = paths
         self.size = size
         self.stage = stage
@@ -57,22 +65,24 @@ class _DecodingDataset(Dataset):
         path = self.paths[index]
         try:
             data = read_image_file(path)
-            pixels = decode_rgb(data, self.size, name=str(path), stage=self.stage)
+            regions = decode_regions(data, self.size, self.stage, name=str(path))
         except BadImage as failure:
             return failure
-        return _DecodedImage(index, pixels, hashlib.sha256(data).hexdigest())
+        return _DecodedImage(index, regions, hashlib.sha256(data).hexdigest())
 
 
 def _collate(items: list[_DecodedImage | BadImage], size: int) -> DecodedBatch:
-    decoded = [item for item in items if isinstance(item, _DecodedImage)]
+    decoded = [(item, key, region) for item in items if isinstance(item, _DecodedImage)
+               for key, region in item.regions]
     pixels = np.empty((len(decoded), 3, size, size), dtype=np.uint8)
-    for slot, item in zip(pixels, decoded):
-        slot[...] = item.pixels.transpose(2, 0, 1)
+    for slot, (_, _, region) in zip(pixels, decoded):
+        slot[...] = region.transpose(2, 0, 1)
     return DecodedBatch(
-        indices=[item.index for item in decoded],
+        indices=[item.index for item, _, _ in decoded],
         pixels=torch.from_numpy(pixels),
-        sha256=[item.sha256 for item in decoded],
+        sha256=[item.sha256 for item, _, _ in decoded],
         skipped=[item for item in items if isinstance(item, BadImage)],
+        regions=[key for _, key, _ in decoded],
     )
 
 
@@ -85,8 +95,8 @@ def iter_decoded_batches(
     pin_memory: bool = False,
     stage: Stage | None = None,
 ) -> Iterator[DecodedBatch]:
-    """Decode ``paths`` to size x size in batches of ``batch_size``, yielded in input order, each image prepared by
-    the preprocessing ``stage`` (by default the centre square).
+    """Decode ``paths`` to size x size in batches of ``batch_size`` files, yielded in input order, each image made
+    into inputs by the preprocessing ``stage`` (by default its centre square; a stage may find several regions).
 
     ``workers=None`` uses up to 4 processes and 0 decodes in this process. A worker decodes whole batches, so a single
     batch is always decoded in-process, where it needs no start-up. Failed files are reported in each batch's
@@ -102,7 +112,7 @@ def iter_decoded_batches(
         workers = min(4, os.cpu_count() or 1)
     batch_count = math.ceil(len(paths) / batch_size)
     loader = DataLoader(
-        _DecodingDataset(paths, size, stage),
+        _DecodingDataset(paths, size, stage or stage_named(DEFAULT_STAGE)),
         batch_size=batch_size,
         num_workers=min(workers, batch_count) if batch_count > 1 else 0,
         collate_fn=partial(_collate, size=size),

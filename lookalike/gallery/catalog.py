@@ -28,21 +28,37 @@ from lookalike.gallery.records import ImageRecord, StoredImage
 
 CATALOG_NAME = "gallery.sqlite"
 
-_SCHEMA = """
-CREATE TABLE images (
+_IMAGES = """
+CREATE TABLE {name} (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     label TEXT,
-    identity TEXT
+    identity TEXT,
+    region TEXT NOT NULL DEFAULT '',
+    UNIQUE (path, region)
 );
+"""
+
+_SCHEMA = _IMAGES.format(name="images") + """
 CREATE TABLE state (key TEXT PRIMARY KEY, value NOT NULL);
 INSERT INTO state (key, value) VALUES ('generation', 0);
 """
 
-_COLUMNS = "id, path, size, mtime_ns, sha256, label, identity"
+_COLUMNS = "id, path, size, mtime_ns, sha256, label, identity, region"
+_COLUMNS_BEFORE_REGIONS = "id, path, size, mtime_ns, sha256, label, identity, '' AS region"
+"""What a catalog written before regions existed gives for the same query (its first writer adds the column)."""
+
+_ADD_REGIONS = _IMAGES.format(name="images_with_regions") + """
+INSERT INTO images_with_regions (id, path, size, mtime_ns, sha256, label, identity)
+    SELECT id, path, size, mtime_ns, sha256, label, identity FROM images;
+DROP TABLE images;
+ALTER TABLE images_with_regions RENAME TO images;
+"""
+"""Rebuild the images table with a region column keyed with the path (SQLite cannot drop the old UNIQUE (path)).
+Ids are copied as they are; AUTOINCREMENT's counter is carried over separately, so no id is ever handed out twice."""
 
 
 def _to_sql(name: str | None) -> str | bytes | None:
@@ -64,13 +80,13 @@ def _from_sql(value: str | bytes | None) -> str | None:
 
 def _decoded(row: tuple) -> tuple:
     """A row whose path or label was stored as bytes, with them turned back into Python's names."""
-    id_, path, size, mtime_ns, sha256, label, identity = row
-    return id_, _from_sql(path), size, mtime_ns, sha256, _from_sql(label), _from_sql(identity)
+    id_, path, size, mtime_ns, sha256, label, identity, region = row
+    return id_, _from_sql(path), size, mtime_ns, sha256, _from_sql(label), _from_sql(identity), region
 
 
 def _stored(row: tuple) -> StoredImage:
-    id_, path, size, mtime_ns, sha256, label, identity = _decoded(row)
-    return StoredImage(path, size, mtime_ns, sha256, label, identity, id=id_)
+    id_, path, size, mtime_ns, sha256, label, identity, region = _decoded(row)
+    return StoredImage(path, size, mtime_ns, sha256, label, identity, region, id=id_)
 
 
 def _stored_quickly(row: tuple) -> StoredImage:
@@ -87,7 +103,7 @@ def _stored_quickly(row: tuple) -> StoredImage:
     image = _new_object(StoredImage)
     fields = image.__dict__
     fields["id"], fields["path"], fields["size"], fields["mtime_ns"], fields["sha256"], fields["label"], \
-        fields["identity"] = row
+        fields["identity"], fields["region"] = row
     return image
 
 
@@ -105,6 +121,8 @@ class Catalog:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
         self._switched_to_wal = False
+        self._has_regions = any(row[1] == "region" for row in connection.execute("PRAGMA table_info(images)"))
+        self._columns = _COLUMNS if self._has_regions else _COLUMNS_BEFORE_REGIONS
 
     @classmethod
     def create(cls, path: Path) -> None:
@@ -147,6 +165,8 @@ class Catalog:
 
     def snapshot(self) -> tuple[int, np.ndarray]:
         """The committed index generation and the ids of the rows that go with it, read in one transaction."""
+        self._has_regions = any(row[1] == "region" for row in self._db.execute("PRAGMA table_info(images)"))
+        self._columns = _COLUMNS if self._has_regions else _COLUMNS_BEFORE_REGIONS  # a writer may have added them
         self._db.execute("BEGIN")
         try:
             generation = self._generation()
@@ -170,7 +190,21 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._switched_to_wal = True
         self._db.execute("BEGIN IMMEDIATE")
+        if not self._has_regions:
+            self._add_regions()
         return self._generation()
+
+    def _add_regions(self) -> None:
+        """Give a catalog written before regions existed its region column, inside the writer's transaction: the
+        change is committed with the writer's first commit, or not at all."""
+        (sequence,) = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'images'").fetchone() or (0,)
+        for statement in _ADD_REGIONS.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+        self._db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'images'", (sequence,))
+        if not self._db.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'images'").fetchone():
+            self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('images', ?)", (sequence,))
+        self._has_regions, self._columns = True, _COLUMNS
 
     def commit(self, generation: int) -> None:
         """Make the changes, and the index generation that holds their vectors, visible together."""
@@ -179,6 +213,8 @@ class Catalog:
 
     def rollback(self) -> None:
         self._db.execute("ROLLBACK")
+        self._has_regions = any(row[1] == "region" for row in self._db.execute("PRAGMA table_info(images)"))
+        self._columns = _COLUMNS if self._has_regions else _COLUMNS_BEFORE_REGIONS  # the column may be gone again
 
     def _generation(self) -> int:
         (value,) = self._db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()
@@ -188,9 +224,10 @@ class Catalog:
         ids = []
         for record in records:
             cursor = self._db.execute(
-                "INSERT INTO images (path, size, mtime_ns, sha256, label, identity) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO images (path, size, mtime_ns, sha256, label, identity, region) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (_to_sql(record.path), record.size, record.mtime_ns, record.sha256, _to_sql(record.label),
-                 _to_sql(record.identity)),
+                 _to_sql(record.identity), record.region),
             )
             ids.append(int(cursor.lastrowid or 0))  # an INSERT always sets it
         return ids
@@ -216,13 +253,19 @@ class Catalog:
                 ids += [row[0] for row in self._db.execute("SELECT id FROM images WHERE path = ?", (key,))]
         return sorted(ids)
 
-    def find(self, path: str) -> StoredImage | None:
-        row = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE path = ?", (_to_sql(path),)).fetchone()
+    def find(self, path: str, region: str | None = None) -> StoredImage | None:
+        """The stored `region` of the file at `path`, or with None, its first stored region."""
+        if region is None:
+            row = self._db.execute(f"SELECT {self._columns} FROM images WHERE path = ? ORDER BY id LIMIT 1",
+                                   (_to_sql(path),)).fetchone()
+        else:
+            row = self._db.execute(f"SELECT {self._columns} FROM images WHERE path = ? AND region = ?",
+                                   (_to_sql(path), region)).fetchone()
         return None if row is None else _stored(row)
 
     def by_id(self, ids: Iterable[int]) -> dict[int, StoredImage]:
         """The stored images among ``ids``, keyed by id; unknown ids are simply absent."""
-        query = f"SELECT {_COLUMNS} FROM images WHERE id IN (SELECT value FROM json_each(?))"
+        query = f"SELECT {self._columns} FROM images WHERE id IN (SELECT value FROM json_each(?))"
         values = ids.tolist() if isinstance(ids, np.ndarray) else [int(id_) for id_ in ids]  # JSON needs Python ints
         return {row[0]: _stored_quickly(row) for row in self._db.execute(query, (_json_list(values),))}
 
@@ -235,9 +278,9 @@ class Catalog:
     def enrolled(self, identity: str | None = None) -> list[StoredImage]:
         """The images enrolled as `identity`, or every enrolled image, ordered by id."""
         if identity is None:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE identity IS NOT NULL ORDER BY id")
+            rows = self._db.execute(f"SELECT {self._columns} FROM images WHERE identity IS NOT NULL ORDER BY id")
         else:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM images WHERE identity = ? ORDER BY id",
+            rows = self._db.execute(f"SELECT {self._columns} FROM images WHERE identity = ? ORDER BY id",
                                     (_to_sql(identity),))
         return [_stored(row) for row in rows]
 
@@ -246,4 +289,4 @@ class Catalog:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def all(self) -> list[StoredImage]:
-        return [_stored(row) for row in self._db.execute(f"SELECT {_COLUMNS} FROM images ORDER BY id")]
+        return [_stored(row) for row in self._db.execute(f"SELECT {self._columns} FROM images ORDER BY id")]

@@ -217,9 +217,10 @@ class Gallery:
             self._index_changed = True
         return ids
 
-    def find(self, path: str) -> StoredImage | None:
+    def find(self, path: str, region: str | None = None) -> StoredImage | None:
+        """The stored `region` of the file at `path`, or with None, its first stored region."""
         with self._lock:
-            return self._open_catalog().find(path)
+            return self._open_catalog().find(path, region)
 
     def images(self) -> list[StoredImage]:
         """Every stored image, ordered by id."""
@@ -541,9 +542,9 @@ def _unit_vectors(array: np.ndarray, dim: int, what: str) -> np.ndarray:
 def _check_records(records: Sequence[ImageRecord], vector_count: int) -> None:
     if len(records) != vector_count:
         raise ValueError(f"{len(records)} records but {vector_count} vectors")
-    paths = [record.path for record in records]
-    if len(set(paths)) != len(paths):
-        raise ValueError("a path appears more than once in one add")
-    relative = next((path for path in paths if not os.path.isabs(path)), None)
+    keys = [(record.path, record.region) for record in records]
+    if len(set(keys)) != len(keys):
+        raise ValueError("a region of a file appears more than once in one add")
+    relative = next((path for path, _ in keys if not os.path.isabs(path)), None)
     if relative is not None:
         raise ValueError(f"image paths must be absolute, not {relative!r}")

@@ -54,10 +54,13 @@ class GalleryStore(Protocol):
         ...
 
     def add(self, records: Sequence[ImageRecord], vectors: np.ndarray, *, model_id: str) -> list[int]:
-        """Store one unit vector per record and return their ids; a record whose path is stored replaces it."""
+        """Store one unit vector per record and return their ids. The records of a file replace every region
+        stored for it: a changed file is embedded again as a whole."""
         ...
 
-    def find(self, path: str) -> StoredImage | None: ...
+    def find(self, path: str, region: str | None = None) -> StoredImage | None:
+        """The stored ``region`` of the file at ``path``, or with None, its first stored region."""
+        ...
 
     def images(self) -> list[StoredImage]:
         """Every stored image, ordered by id."""
@@ -68,7 +71,7 @@ class GalleryStore(Protocol):
         ...
 
     def update_mtime(self, path: str, mtime_ns: int) -> None:
-        """Record that a file was touched but its content, hence its vector, is unchanged."""
+        """Record that a file was touched but its content, hence its regions' vectors, is unchanged."""
         ...
 
     def rename_identity(self, old: str, new: str) -> int:
@@ -76,7 +79,7 @@ class GalleryStore(Protocol):
         ...
 
     def remove(self, paths: Iterable[str]) -> int:
-        """Forget these images and return how many were stored; unknown paths are ignored."""
+        """Forget every region of these files and return how many were stored; unknown paths are ignored."""
         ...
 
     def vectors(self, ids: Sequence[int]) -> np.ndarray:

@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """One image file as indexed: enough to notice later that the file changed, and to say whose image it is.
+    """One region of an image file as indexed: enough to notice later that the file changed, and to say whose image
+    it is.
 
-    ``path`` is absolute and is the gallery's key for the image. ``label`` is the folder-name label that only
-    evaluation reads; ``identity`` is whom the image shows once enrolled.
+    ``path`` (absolute) and ``region`` together are the gallery's key: the preprocessing stage may find several
+    regions in one file (faces, say), and ``region`` names which; it is "" for the whole image, as the default stage
+    gives. ``label`` is the folder-name label that only evaluation reads; ``identity`` is whom the region shows once
+    enrolled.
     """
 
     path: str
@@ -23,6 +26,7 @@ class ImageRecord:
     sha256: str
     label: str | None = None
     identity: str | None = None
+    region: str = ""
 
 
 @dataclass(frozen=True)

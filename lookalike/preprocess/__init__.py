@@ -3,10 +3,14 @@
 from lookalike.preprocess import centre_crop  # noqa: F401  (registers the default stage)
 from lookalike.preprocess.registry import (
     DEFAULT_STAGE,
+    WHOLE_IMAGE,
+    NothingFound,
+    Region,
     Stage,
     register_stage,
     stage_named,
     stage_names,
 )
 
-__all__ = ["DEFAULT_STAGE", "Stage", "register_stage", "stage_named", "stage_names"]
+__all__ = ["DEFAULT_STAGE", "WHOLE_IMAGE", "NothingFound", "Region", "Stage", "register_stage", "stage_named",
+           "stage_names"]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from lookalike.preprocess.registry import DEFAULT_STAGE, register_stage
+from lookalike.preprocess.registry import DEFAULT_STAGE, WHOLE_IMAGE, Region, register_stage
 
 
 @dataclass(frozen=True)
@@ -16,11 +16,12 @@ class CentreCrop:
     def draft_size(self, size: int) -> int:
         return size  # the shorter side is scaled down to `size`, so a JPEG decoded that small loses nothing
 
-    def apply(self, image: Image.Image, size: int) -> Image.Image:
+    def regions(self, image: Image.Image, size: int) -> list[Region]:
         width, height = image.size
         side = min(width, height)
         left, top = (width - side) / 2, (height - side) / 2
-        return image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+        square = image.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side))
+        return [Region(WHOLE_IMAGE, square)]
 
 
 register_stage(CentreCrop())

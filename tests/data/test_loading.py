@@ -100,13 +100,13 @@ def test_worker_processes_give_the_same_batches_as_in_process(varied_images: lis
 def record_decoding_processes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make decoding note its process id; a worker process writes to its own copy of the list, not ours."""
     processes: list[int] = []
-    decode = loading.decode_rgb
+    decode = loading.decode_regions
 
-    def recording_decode(*args: object, **kwargs: object) -> np.ndarray:
+    def recording_decode(*args: object, **kwargs: object) -> list:
         processes.append(os.getpid())
         return decode(*args, **kwargs)
 
-    monkeypatch.setattr(loading, "decode_rgb", recording_decode)
+    monkeypatch.setattr(loading, "decode_regions", recording_decode)
     return processes
 
 

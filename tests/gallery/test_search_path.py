@@ -31,8 +31,8 @@ def test_ids_mapped_here_equal_the_id_maps_own(kind, unit_vectors):
     assert (ids[:, -10:] == -1).all()
 
 ROWS = [
-    (7, "/photos/ada.jpg", 123, 456, "f" * 64, "cats", "ada"),
-    (8, "/photos/bob.jpg", 0, 0, "0" * 64, None, None),
+    (7, "/photos/ada.jpg", 123, 456, "f" * 64, "cats", "ada", ""),
+    (8, "/photos/bob.jpg", 0, 0, "0" * 64, None, None, "face 2"),
 ]
 
 
@@ -53,6 +53,6 @@ def test_stored_image_is_still_what_the_quick_path_assumes():
     assert not hasattr(StoredImage, "__post_init__")
     assert "__slots__" not in vars(StoredImage)
     assert [field.name for field in dataclasses.fields(StoredImage)] == [
-        "path", "size", "mtime_ns", "sha256", "label", "identity", "id",
+        "path", "size", "mtime_ns", "sha256", "label", "identity", "region", "id",
     ]
 

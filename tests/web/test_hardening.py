@@ -113,10 +113,10 @@ def test_uploads_over_the_pixel_limit_are_413_from_their_header(indexed):
 
 
 def test_when_every_decoding_turn_stays_taken_the_answer_is_503(indexed, monkeypatch):
-    def busy(self, upload, size=None, stage=None):
+    def busy(self, upload, size, stage):
         raise Busy("the server is decoding 2 images already; try again in a few seconds")
 
-    monkeypatch.setattr(UploadDecoder, "decode", busy)
+    monkeypatch.setattr(UploadDecoder, "decode_regions", busy)
     with _client(indexed[1]) as client:
         response = client.post("/api/search", files={"file": ("a.png", b"x", "image/png")})
         assert response.status_code == 503 and response.headers["retry-after"] == "5"
@@ -128,7 +128,7 @@ def test_an_upload_decoder_lets_only_so_many_decode_at_once(monkeypatch):
 
     started, release = threading.Event(), threading.Event()
 
-    def slow_decode(data, size, **options):
+    def slow_decode(data, **options):
         started.set()
         release.wait(10)
         return data
