@@ -108,7 +108,7 @@ def score(embed, train: dict[str, list[Path]], evaluation: dict[str, list[Path]]
     i, j, same = labelled_pairs(train_labels, max_impostors=None)
     train_vectors = vectors(train_paths)
     at_far = calibrate(COSINE.paired(train_vectors[i], train_vectors[j]), same, far_targets=(target_far,))
-    tau = choose_threshold(at_far, target_far=target_far)
+    threshold = choose_threshold(at_far, target_far=target_far)
 
     names = list(evaluation)
     eval_paths = [p for n in names for p in evaluation[n]]
@@ -122,11 +122,11 @@ def score(embed, train: dict[str, list[Path]], evaluation: dict[str, list[Path]]
     members, strangers = names[:enrolled], names[enrolled:]
     gallery = pick([evaluation[n][0] for n in members])
     queries = [(n, p) for n in members for p in evaluation[n][1:]]
-    found = recognise(pick([p for _, p in queries]), gallery, members, tau)
+    found = recognise(pick([p for _, p in queries]), gallery, members, threshold)
     top1 = np.mean([r.closest == n for (n, _), r in zip(queries, found)])
     known = np.mean([r.identity == n for (n, _), r in zip(queries, found)])
     outsiders = [p for n in strangers for p in evaluation[n]]
-    rejected = np.mean([r.identity is None for r in recognise(pick(outsiders), gallery, members, tau)])
+    rejected = np.mean([r.identity is None for r in recognise(pick(outsiders), gallery, members, threshold)])
 
     # Open-set identification without calibration: τ put where a share `open_set_far` of the strangers' images would
     # be let in (the detection and identification rate at that false positive identification rate).
@@ -137,7 +137,7 @@ def score(embed, train: dict[str, list[Path]], evaluation: dict[str, list[Path]]
     i, j, same = labelled_pairs(eval_labels, max_impostors=None)
     verification = calibrate(COSINE.paired(eval_vectors[i], eval_vectors[j]), same)
     return {"top1": float(top1), "eer": verification.eer, "auc": verification.auc, "known_at_tau": float(known),
-            "rejected_at_tau": float(rejected), "tau": tau, "detected_at_fpir": float(detected),
+            "rejected_at_tau": float(rejected), "threshold": threshold, "detected_at_fpir": float(detected),
             "queries": len(queries), "strangers": len(outsiders)}
 
 

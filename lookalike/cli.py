@@ -585,12 +585,12 @@ def verify(
     decision = {True: "same", False: "different", None: "undecided (no τ: calibrate, or pass --threshold)"}
     if as_json:
         typer.echo(json.dumps({"image": str(verdict.first), "other": str(verdict.second), "distance": verdict.distance,
-                               "similarity": verdict.similarity, "threshold": verdict.tau, "same": verdict.same,
-                               "scorer": verdict.scorer}))
+                               "similarity": verdict.similarity, "threshold": verdict.threshold, "same": verdict.same,
+                               "scorer": verdict.distance_name}))
     else:
-        tau = "none" if verdict.tau is None else f"{verdict.tau:.4f}"
-        typer.echo(f"distance {verdict.distance:.4f}  similarity {verdict.similarity:.4f}  τ {tau}  "
-                   f"({verdict.scorer}): {decision[verdict.same]}")
+        shown = "none" if verdict.threshold is None else f"{verdict.threshold:.4f}"
+        typer.echo(f"distance {verdict.distance:.4f}  similarity {verdict.similarity:.4f}  τ {shown}  "
+                   f"({verdict.distance_name}): {decision[verdict.same]}")
     raise typer.Exit(0 if verdict.same else 1)
 
 
@@ -616,7 +616,7 @@ def recognize(
                                            on_progress=on_progress)
     _warn_skipped(report.skipped)
     if as_json:
-        typer.echo(json.dumps({"threshold": report.tau, "scorer": report.scorer, "results": [
+        typer.echo(json.dumps({"threshold": report.threshold, "scorer": report.distance_name, "results": [
             {"file": str(path), "identity": r.identity, "distance": r.distance, "closest": r.closest}
             for path, r in report.results]}, indent=2))
         return
@@ -666,18 +666,18 @@ def calibrate(
     _warn_skipped(report.skipped)
     result = report.calibration
     if as_json:
-        typer.echo(json.dumps({**result.to_dict(), "threshold": report.tau, "chosen_at": report.chosen_at,
-                               "scorer": report.scorer, "images": report.images, "identities": report.identities,
+        typer.echo(json.dumps({**result.to_dict(), "threshold": report.threshold, "chosen_at": report.chosen_at,
+                               "scorer": report.distance_name, "images": report.images, "identities": report.identities,
                                "roc": str(report.roc), "stored_in": str(report.stored_in) if report.stored_in
                                else None}, indent=2))
         return
     typer.echo(f"{report.images} images of {report.identities} identities: {result.genuine} genuine and "
-               f"{result.impostor} impostor pairs ({report.scorer} distance)")
+               f"{result.impostor} impostor pairs ({report.distance_name} distance)")
     typer.echo(f"ROC AUC {result.auc:.4f}  EER {result.eer:.4f} at τ {result.eer_threshold:.4f}")
     for far, tar in sorted(result.tar_at_far.items(), reverse=True):
         typer.echo(f"TAR {tar:.4f} at FAR {far:g} (τ {result.threshold_at_far[far]:.4f})")
     where = f"stored in {report.stored_in}" if report.stored_in else "not stored (no --gallery)"
-    typer.echo(f"τ = {report.tau:.4f} at the {report.chosen_at}, {where}; ROC plot: {report.roc}")
+    typer.echo(f"τ = {report.threshold:.4f} at the {report.chosen_at}, {where}; ROC plot: {report.roc}")
 
 
 @app.command()

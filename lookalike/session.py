@@ -235,7 +235,7 @@ class Session:
         report = calibrate_model(self.model, folder, target_far=target_far, roc=roc, max_impostors=max_impostors,
                                  on_plan=on_plan, on_progress=on_progress)
         with self._changing() as writable:
-            writable.set_threshold(report.tau)
+            writable.set_threshold(report.threshold)
         report.stored_in = store.folder
         return report
 

@@ -50,9 +50,9 @@ class Verdict:
     first: Path | str  # the image's path, or the name of an image held in memory
     second: Path | str  # the other image's path or name, or the claimed identity
     distance: float
-    tau: float | None
+    threshold: float | None
     same: bool | None  # None when no threshold was given or calibrated
-    scorer: str  # "cosine" or "pair head"
+    distance_name: str  # the distance measured: "cosine" or "pair head"
 
     @property
     def similarity(self) -> float:
@@ -63,8 +63,8 @@ class Verdict:
 @dataclass
 class RecognitionReport:
     results: list[tuple[Path | str, Recognition]] = field(default_factory=list)
-    tau: float = 0.0
-    scorer: str = "cosine"
+    threshold: float = 0.0
+    distance_name: str = "cosine"
     skipped: list[BadImage] = field(default_factory=list)
 
 
@@ -75,20 +75,20 @@ def decision_threshold(explicit: float | None, store: GalleryStore | None) -> fl
 
 def required_threshold(explicit: float | None, store: GalleryStore) -> float:
     """τ for a decision that cannot be left open (recognition): `NotReady` when there is none."""
-    tau = decision_threshold(explicit, store)
-    if tau is None:
+    threshold = decision_threshold(explicit, store)
+    if threshold is None:
         raise NotReady(_NO_THRESHOLD)
-    return tau
+    return threshold
 
 
-def verify_pair(model: Model, first: ImageInput, second: ImageInput, tau: float | None) -> Verdict:
+def verify_pair(model: Model, first: ImageInput, second: ImageInput, threshold: float | None) -> Verdict:
     """Are two images the same identity? Both must be readable: a verification with one image has no answer."""
     items, vectors = _embed_one_each(model, [first, second])
     return _verdict(float(model.distance.paired(vectors[:1], vectors[1:])[0]), query_name(items[0], WHOLE_IMAGE),
-                    query_name(items[1], WHOLE_IMAGE), tau, model.distance)
+                    query_name(items[1], WHOLE_IMAGE), threshold, model.distance)
 
 
-def verify_claim(store: GalleryStore, model: Model, image: ImageInput, claimed: str, tau: float | None,
+def verify_claim(store: GalleryStore, model: Model, image: ImageInput, claimed: str, threshold: float | None,
                  aggregate: str = "nearest") -> Verdict:
     """Is the image the enrolled identity `claimed`?"""
     enrolled = store.enrolled_as(claimed)
@@ -99,10 +99,10 @@ def verify_claim(store: GalleryStore, model: Model, image: ImageInput, claimed: 
     vectors = store.vectors([stored.id for stored in enrolled])
     _, distances = identity_distances(query, vectors, [claimed] * len(enrolled), distance=model.distance,
                                       aggregate=aggregate)
-    return _verdict(float(distances[0, 0]), query_name(items[0], WHOLE_IMAGE), claimed, tau, model.distance)
+    return _verdict(float(distances[0, 0]), query_name(items[0], WHOLE_IMAGE), claimed, threshold, model.distance)
 
 
-def recognise_vectors(store: GalleryStore, distance: Distance, queries: np.ndarray, tau: float,
+def recognise_vectors(store: GalleryStore, distance: Distance, queries: np.ndarray, threshold: float,
                       aggregate: str = "nearest") -> list[Recognition]:
     """The enrolled identity of each query embedding, or unknown (see `RECOGNITION_CANDIDATES`)."""
     candidates = store.search(queries, RECOGNITION_CANDIDATES, enrolled_only=True)
@@ -113,7 +113,7 @@ def recognise_vectors(store: GalleryStore, distance: Distance, queries: np.ndarr
     for query, hits in zip(queries, candidates):
         vectors = store.vectors([hit.image.id for hit in hits])
         identities = [hit.image.identity or "" for hit in hits]
-        results += recognise(query[None], vectors, identities, tau, distance=distance, aggregate=aggregate)
+        results += recognise(query[None], vectors, identities, threshold, distance=distance, aggregate=aggregate)
     return results
 
 
@@ -121,7 +121,7 @@ def recognise_images(
     store: GalleryStore,
     model: Model,
     images: ImageInput | Sequence[ImageInput],
-    tau: float,
+    threshold: float,
     *,
     aggregate: str = "nearest",
     on_plan: Callable[[int], None] | None = None,
@@ -132,17 +132,17 @@ def recognise_images(
     items, embedded = model.embed_each(images, on_plan=on_plan, on_progress=on_progress)
     if not embedded.indices:
         raise NothingReadable(embedded.skipped)
-    found = recognise_vectors(store, model.distance, embedded.vectors, tau, aggregate)
+    found = recognise_vectors(store, model.distance, embedded.vectors, threshold, aggregate)
     names = [query_name(items[i], region) for i, region in zip(embedded.indices, embedded.regions)]
-    return RecognitionReport(list(zip(names, found)), tau, model.distance.name, embedded.skipped)
+    return RecognitionReport(list(zip(names, found)), threshold, model.distance.name, embedded.skipped)
 
 
 @dataclass
 class CalibrationReport:
     calibration: Calibration
-    tau: float
+    threshold: float
     chosen_at: str  # "EER" or "FAR 0.001"
-    scorer: str
+    distance_name: str
     images: int
     identities: int
     roc: Path | None
@@ -169,11 +169,11 @@ def calibrate_model(
     distances = model.distance.paired(features.vectors[first], features.vectors[second])
     targets = sorted({1e-2, 1e-3} | ({target_far} if target_far is not None else set()), reverse=True)
     calibration = calibrate(distances, same, far_targets=targets)
-    tau = min(choose_threshold(calibration, target_far=target_far), 2.0)
+    threshold = min(choose_threshold(calibration, target_far=target_far), 2.0)
     identities = len(set(features.labels))
     if roc is not None:
         plot_roc(calibration, roc, title=f"verification ROC ({model.distance.name}, {identities} identities)")
-    return CalibrationReport(calibration, tau, "EER" if target_far is None else f"FAR {target_far:g}",
+    return CalibrationReport(calibration, threshold, "EER" if target_far is None else f"FAR {target_far:g}",
                              model.distance.name, len(features.labels), identities, Path(roc) if roc else None,
                              None, features.skipped)
 
@@ -194,7 +194,9 @@ def _embed_one_each(model: Model, images: list[ImageInput]) -> tuple[list[Item],
     return items, embedded.vectors
 
 
-def _verdict(distance: float, first: Path | str, second: Path | str, tau: float | None, kind: Distance) -> Verdict:
-    return Verdict(first, second, distance, tau, None if tau is None else accepts(distance, tau), kind.name)
+def _verdict(distance: float, first: Path | str, second: Path | str, threshold: float | None,
+             kind: Distance) -> Verdict:
+    same = None if threshold is None else accepts(distance, threshold)
+    return Verdict(first, second, distance, threshold, same, kind.name)
 
 

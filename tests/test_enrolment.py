@@ -69,7 +69,7 @@ def test_an_enrolled_image_is_recognised_and_verified_under_tau(people, tiny_mod
         other = session.verify_claim(query, "class0", threshold=1e-4)
         assert other.same is False and other.distance > claim.distance
         pair = session.verify(query, people / "class0" / "img0.jpg")
-        assert pair.tau is None and pair.same is None and pair.scorer == "cosine"  # not calibrated, no --threshold
+        assert pair.threshold is None and pair.same is None and pair.distance_name == "cosine"  # no τ given
 
 
 @pytest.mark.parametrize("aggregate", ["nearest", "mean"])

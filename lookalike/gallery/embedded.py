@@ -321,18 +321,18 @@ class Gallery:
         with self._lock:
             return self._open_catalog().enrolled(identity)
 
-    def set_threshold(self, tau: float | None) -> None:
+    def set_threshold(self, threshold: float | None) -> None:
         """Store the calibrated decision threshold, or forget it; written at once, atomically.
 
         τ is a distance (1 − cosine similarity, or 1 − the pair head's probability), so it lies in [0, 2]; a pair
         closer than τ is "the same". It is not part of the pending transaction: τ describes the model, not the
         images stored.
         """
-        if tau is not None and not 0.0 <= tau <= 2.0:
-            raise ValueError(f"a distance threshold lies in [0, 2], not {tau}")
+        if threshold is not None and not 0.0 <= threshold <= 2.0:
+            raise ValueError(f"a distance threshold lies in [0, 2], not {threshold}")
         with self._lock:
             self._writable_catalog()
-            manifest = replace(self._manifest, threshold=None if tau is None else float(tau))
+            manifest = replace(self._manifest, threshold=None if threshold is None else float(threshold))
             manifest.write(self.folder)
             self._manifest = manifest
 

@@ -102,7 +102,7 @@ class GalleryStore(Protocol):
         """The images enrolled as ``identity``, ordered by id."""
         ...
 
-    def set_threshold(self, tau: float | None) -> None:
+    def set_threshold(self, threshold: float | None) -> None:
         """Store the calibrated decision threshold (a distance in [0, 2]), or forget it with ``None``."""
         ...
 

@@ -141,7 +141,7 @@ class Calibration:
             "eer": float(self.eer),
             "eer_threshold": float(self.eer_threshold),
             "tar_at_far": {_far_key(far): float(tar) for far, tar in self.tar_at_far.items()},
-            "threshold_at_far": {_far_key(far): float(tau) for far, tau in self.threshold_at_far.items()},
+            "threshold_at_far": {_far_key(far): float(threshold) for far, threshold in self.threshold_at_far.items()},
             "genuine": int(self.genuine),
             "impostor": int(self.impostor),
         }
@@ -221,9 +221,9 @@ def choose_threshold(calibration: Calibration, *, target_far: float | None = Non
     """τ at the EER, or the τ found for `target_far`, which must have been among calibrate's far_targets."""
     if target_far is None:
         return calibration.eer_threshold
-    for far, tau in calibration.threshold_at_far.items():
+    for far, threshold in calibration.threshold_at_far.items():
         if math.isclose(far, float(target_far), rel_tol=1e-9, abs_tol=0.0):
-            return tau
+            return threshold
     available = ", ".join(_far_key(far) for far in calibration.threshold_at_far) or "none"
     raise LookalikeError(
         f"no threshold was calibrated for FAR {target_far!r}; available: {available} (calibrate with it among "

@@ -25,11 +25,11 @@ class Recognition:
     identity: str | None  # None: unknown
     distance: float  # to the closest identity, shown beside the decision whatever it is
     closest: str  # the closest identity, even when it was not close enough
-    tau: float  # the threshold it was decided at
+    threshold: float  # the threshold it was decided at
 
 
-def accepts(distance: float, tau: float) -> bool:
-    return distance < tau
+def accepts(distance: float, threshold: float) -> bool:
+    return distance < threshold
 
 
 def identity_distances(
@@ -64,16 +64,16 @@ def recognise(
     queries: np.ndarray,
     vectors: np.ndarray,
     identities: Sequence[str],
-    tau: float,
+    threshold: float,
     *,
     distance: Distance = CosineDistance(),
     aggregate: str = "nearest",
 ) -> list[Recognition]:
-    """The closest enrolled identity of each query, or unknown when it is not closer than `tau`."""
+    """The closest enrolled identity of each query, or unknown when it is not closer than `threshold`."""
     names, distances = identity_distances(queries, vectors, identities, distance=distance, aggregate=aggregate)
     best = distances.argmin(axis=1)  # the first of equal minima: the first name in sorted order
     results = []
     for row, k in zip(distances, best):
         d = float(row[k])
-        results.append(Recognition(names[k] if accepts(d, tau) else None, d, names[k], tau))
+        results.append(Recognition(names[k] if accepts(d, threshold) else None, d, names[k], threshold))
     return results

@@ -219,8 +219,8 @@ def verify(request: Request, service: Service, first: Annotated[UploadFile, File
            second: Annotated[UploadFile, File()], threshold: ThresholdOption = None) -> VerifyOut:
     verdict = service.verify(_read(request, first), _read(request, second), threshold=threshold)
     decision = _DECISIONS[verdict.same]
-    return VerifyOut(distance=verdict.distance, similarity=verdict.similarity, threshold=verdict.tau,
-                     same=verdict.same, decision=decision, scorer=verdict.scorer)
+    return VerifyOut(distance=verdict.distance, similarity=verdict.similarity, threshold=verdict.threshold,
+                     same=verdict.same, decision=decision, scorer=verdict.distance_name)
 
 
 @router.post("/recognize", summary="Which enrolled identity an image shows, or unknown")
@@ -231,7 +231,7 @@ def recognize(request: Request, service: Service, file: Annotated[UploadFile, Fi
               ) -> RecognizeOut:
     result = service.recognise(_read(request, file), threshold=threshold, aggregate=aggregate)
     return RecognizeOut(identity=result.identity, closest=result.closest, distance=result.distance,
-                        threshold=result.tau, scorer=service.model.distance.name)
+                        threshold=result.threshold, scorer=service.model.distance.name)
 
 
 @router.post("/enroll", summary="Enrol an image under an identity (needs the token)",

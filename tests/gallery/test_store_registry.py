@@ -107,8 +107,8 @@ class MemoryStore:
     def enrolled_as(self, identity):
         return [image for image in self.images() if image.identity == identity]
 
-    def set_threshold(self, tau):
-        self.threshold = tau
+    def set_threshold(self, threshold):
+        self.threshold = threshold
 
     def rebuild(self, index):
         pass  # brute force is the only kind it has

@@ -10,10 +10,10 @@ from lookalike.match import Calibration, calibrate, choose_threshold, labelled_p
 from lookalike.report.roc import plot_roc
 
 
-def _rates(distances, same, tau):
+def _rates(distances, same, threshold):
     """FAR and TAR at τ straight from the raw pairs, with the library's rule: accept when d < τ."""
     distances, same = np.asarray(distances, dtype=np.float64), np.asarray(same, dtype=bool)
-    accepted = distances < tau
+    accepted = distances < threshold
     return accepted[~same].mean(), accepted[same].mean()
 
 
@@ -84,8 +84,8 @@ def test_tar_at_far_never_exceeds_the_far_target():
     targets = (0.0, 1e-3, 1e-2, 0.05, 0.2)
     calibration = calibrate(distances, same, far_targets=targets)
     for target in targets:
-        tau = calibration.threshold_at_far[target]
-        far, tar = _rates(distances, same, tau)
+        threshold = calibration.threshold_at_far[target]
+        far, tar = _rates(distances, same, threshold)
         assert far <= target
         assert tar == calibration.tar_at_far[target]
         # No threshold with FAR within the target does better: try every observed distance and the midpoints.
@@ -101,11 +101,11 @@ def test_choose_threshold_at_eer_and_far_target():
     distances, same = _overlapping_grids()
     calibration = calibrate(distances, same, far_targets=(1e-2, 1e-3))
     assert choose_threshold(calibration) == calibration.eer_threshold
-    tau = choose_threshold(calibration, target_far=0.01)
-    assert tau == calibration.threshold_at_far[1e-2]
-    far, tar = _rates(distances, same, tau)
+    threshold = choose_threshold(calibration, target_far=0.01)
+    assert threshold == calibration.threshold_at_far[1e-2]
+    far, tar = _rates(distances, same, threshold)
     # 1% of 601 impostors is 6.01: at most 6 accepted, those at 0.400 ... 0.405, so τ = 0.4055.
-    assert far == 6 / 601 and tau == pytest.approx(0.4055)
+    assert far == 6 / 601 and threshold == pytest.approx(0.4055)
     assert tar == pytest.approx(406 / 601)
     with pytest.raises(LookalikeError, match=r"available: 0\.001, 0\.01"):
         choose_threshold(calibration, target_far=0.05)

@@ -19,37 +19,37 @@ NAMES = ["ann", "bob", "cy"]
 
 
 def test_a_query_close_to_an_identity_is_named_with_its_distance():
-    [result] = recognise(unit(10), GALLERY, NAMES, tau=0.1)
+    [result] = recognise(unit(10), GALLERY, NAMES, threshold=0.1)
     assert result.identity == "ann" and result.closest == "ann"
     assert result.distance == pytest.approx(1 - np.cos(np.deg2rad(10)), abs=1e-6)
 
 
 def test_a_query_far_from_everyone_is_unknown_but_keeps_its_closest_and_distance():
-    [result] = recognise(unit(45), GALLERY, NAMES, tau=0.1)  # 1 - cos 45° = 0.293 from ann and bob
+    [result] = recognise(unit(45), GALLERY, NAMES, threshold=0.1)  # 1 - cos 45° = 0.293 from ann and bob
     assert result.identity is None and result.closest == "ann"
     assert result.distance == pytest.approx(1 - np.sqrt(0.5), abs=1e-6)
 
 
 def test_a_distance_equal_to_tau_is_not_accepted():
     d = 1 - np.cos(np.deg2rad(10))
-    [at] = recognise(unit(10), GALLERY, NAMES, tau=float(np.float32(d)))
-    [above] = recognise(unit(10), GALLERY, NAMES, tau=float(d) + 1e-4)
+    [at] = recognise(unit(10), GALLERY, NAMES, threshold=float(np.float32(d)))
+    [above] = recognise(unit(10), GALLERY, NAMES, threshold=float(d) + 1e-4)
     assert at.identity is None and above.identity == "ann"
 
 
 def test_equally_close_identities_resolve_to_the_first_name_whatever_the_storage_order():
     for order in ([0, 1], [1, 0]):
         vectors, names = unit(0, 90)[order], [["ann", "bob"][i] for i in order]
-        [result] = recognise(unit(45), vectors, names, tau=0.5)
+        [result] = recognise(unit(45), vectors, names, threshold=0.5)
         assert result.identity == "ann"
 
 
 def test_an_identity_with_several_images_counts_its_nearest_or_its_mean():
     vectors = unit(0, 80, 60)  # ann at 0° and 80°, bob at 60°
     names = ["ann", "ann", "bob"]
-    [nearest] = recognise(unit(75), vectors, names, tau=0.5)
+    [nearest] = recognise(unit(75), vectors, names, threshold=0.5)
     assert nearest.identity == "ann"  # 5° from ann's second image, 15° from bob
-    [mean] = recognise(unit(75), vectors, names, tau=0.5, aggregate="mean")
+    [mean] = recognise(unit(75), vectors, names, threshold=0.5, aggregate="mean")
     assert mean.identity == "bob"  # ann's mean points at 40°, 35° away; bob is 15° away
     names_, distances = identity_distances(unit(75), vectors, names, aggregate="mean")
     assert names_ == ["ann", "bob"]
@@ -58,9 +58,9 @@ def test_an_identity_with_several_images_counts_its_nearest_or_its_mean():
 
 def test_nobody_enrolled_and_unknown_aggregate_are_clear_errors():
     with pytest.raises(LookalikeError, match="nobody is enrolled"):
-        recognise(unit(0), np.zeros((0, 2), np.float32), [], tau=0.5)
+        recognise(unit(0), np.zeros((0, 2), np.float32), [], threshold=0.5)
     with pytest.raises(LookalikeError, match="aggregate"):
-        recognise(unit(0), GALLERY, NAMES, tau=0.5, aggregate="median")
+        recognise(unit(0), GALLERY, NAMES, threshold=0.5, aggregate="median")
 
 
 def test_the_pair_head_distance_is_one_minus_its_probability_in_both_layouts():
