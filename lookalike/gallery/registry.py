@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lookalike.gallery.embedded import Gallery
 from lookalike.gallery.protocol import GalleryStore
+from lookalike.registry import Registry
 
 Location = str | Path
 
@@ -34,17 +35,14 @@ class StoreKind:
     """Remove a gallery entirely: only ever one that the caller has just created and that holds nothing."""
 
 
-_KINDS: dict[str, StoreKind] = {}
+_KINDS: Registry[StoreKind] = Registry("store kind")
 DEFAULT_STORE = "folder"
 
 
 def register_store(kind: StoreKind) -> StoreKind:
     """Make a kind of store available; kinds registered later are asked first, so they may claim locations that
     would otherwise be folders."""
-    if kind.name in _KINDS:
-        raise ValueError(f"a store kind named {kind.name!r} is registered already")
-    _KINDS[kind.name] = kind
-    return kind
+    return _KINDS.register(kind.name, kind)
 
 
 def store_kind_for(location: Location) -> StoreKind:

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from lookalike.errors import LookalikeError
+from lookalike.registry import Registry
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -43,21 +44,15 @@ class BackboneSpec:
     """Prefixes of state-dict keys that weights files carry but the trunk has not (a classifier)."""
 
 
-_BACKBONES: dict[str, BackboneSpec] = {}
+_BACKBONES: Registry[BackboneSpec] = Registry("backbone")
 
 
 def register_backbone(spec: BackboneSpec) -> BackboneSpec:
-    if spec.name in _BACKBONES:
-        raise ValueError(f"a backbone named {spec.name!r} is registered already")
-    _BACKBONES[spec.name] = spec
-    return spec
+    return _BACKBONES.register(spec.name, spec)
 
 
 def backbone_spec(name: str) -> BackboneSpec:
-    try:
-        return _BACKBONES[name]
-    except KeyError:
-        raise LookalikeError(f"unknown backbone {name!r}; choose one of {', '.join(_BACKBONES)}") from None
+    return _BACKBONES[name]
 
 
 def backbone_names() -> list[str]:

@@ -11,10 +11,10 @@ from typing import Protocol
 
 import torch
 
-from lookalike.errors import LookalikeError
 from lookalike.objectives.distances import pairwise_squared_l2
+from lookalike.registry import Registry
 
-MINERS: dict[str, Callable[[], Miner]] = {}
+MINERS: Registry[Callable[[], Miner]] = Registry("mining")
 """Each miner by name, filled by `register_miner`; iterating it gives the names."""
 
 Triplets = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
@@ -105,15 +105,11 @@ class SemiHardMiner:
 
 def register_miner(name: str, make: Callable[[], Miner]) -> None:
     """Make a miner choosable by `name` (``--mining NAME``)."""
-    if name in MINERS:
-        raise ValueError(f"a miner named {name!r} is registered already")
-    MINERS[name] = make
+    MINERS.register(name, make)
 
 
 def make_miner(name: str) -> Miner:
     """The miner called `name`."""
-    if name not in MINERS:
-        raise LookalikeError(f"unknown mining {name!r}; choose one of {', '.join(MINERS)}")
     return MINERS[name]()
 
 

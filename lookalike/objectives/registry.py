@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from lookalike.errors import LookalikeError
+from lookalike.registry import Registry
 
 if TYPE_CHECKING:
     from lookalike.models import Encoder
@@ -54,23 +55,17 @@ class ObjectiveSpec:
     """The pair head its encoder must carry, if any, from its settings."""
 
 
-_OBJECTIVES: dict[str, ObjectiveSpec] = {}
+_OBJECTIVES: Registry[ObjectiveSpec] = Registry("objective")
 
 
 def register_objective(spec: ObjectiveSpec) -> ObjectiveSpec:
     """Make `spec` choosable by its name; a name is registered once."""
-    if spec.name in _OBJECTIVES:
-        raise ValueError(f"an objective named {spec.name!r} is registered already")
-    _OBJECTIVES[spec.name] = spec
-    return spec
+    return _OBJECTIVES.register(spec.name, spec)
 
 
 def objective_spec(name: str) -> ObjectiveSpec:
     """The spec registered as `name`; an unknown name is the user's error, listing the known ones."""
-    try:
-        return _OBJECTIVES[name]
-    except KeyError:
-        raise LookalikeError(f"unknown objective {name!r}; choose one of {', '.join(objective_names())}") from None
+    return _OBJECTIVES[name]
 
 
 def objective_names() -> tuple[str, ...]:

@@ -77,8 +77,7 @@ class TripletObjective(Objective):
 
 
 def _check(settings: Settings) -> None:
-    if settings["mining"] not in MINERS:
-        raise LookalikeError(f"unknown mining {settings['mining']!r}; choose one of {', '.join(MINERS)}")
+    MINERS[settings["mining"]]  # raises for an unknown name, listing the known ones
     margin = settings["margin"]
     if not isinstance(margin, (int, float)) or not 0 <= margin < math.inf:
         raise LookalikeError(f"the margin must be a finite number, 0 or more, got {margin}")

@@ -16,7 +16,7 @@ from typing import Protocol
 
 from PIL import Image
 
-from lookalike.errors import LookalikeError
+from lookalike.registry import Registry
 
 DEFAULT_STAGE = "centre-crop"
 WHOLE_IMAGE = ""
@@ -56,22 +56,16 @@ class Stage(Protocol):
         ...
 
 
-_STAGES: dict[str, Stage] = {}
+_STAGES: Registry[Stage] = Registry("preprocessing stage")
 
 
 def register_stage(stage: Stage) -> Stage:
     """Make `stage` available by its name; a name is registered once."""
-    if stage.name in _STAGES:
-        raise ValueError(f"a preprocessing stage named {stage.name!r} is registered already")
-    _STAGES[stage.name] = stage
-    return stage
+    return _STAGES.register(stage.name, stage)
 
 
 def stage_named(name: str) -> Stage:
-    try:
-        return _STAGES[name]
-    except KeyError:
-        raise LookalikeError(f"unknown preprocessing stage {name!r}; choose one of {', '.join(_STAGES)}") from None
+    return _STAGES[name]
 
 
 def stage_names() -> list[str]:
