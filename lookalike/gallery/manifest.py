@@ -7,7 +7,6 @@ makes a folder a gallery: it is written last when a gallery is created.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -17,6 +16,7 @@ from typing import Any
 from lookalike.atomic import write_json_atomic
 from lookalike.errors import LookalikeError
 from lookalike.gallery.vector_index import INDEX_KINDS, SearchEffort
+from lookalike.json_file import read_json_object
 
 MANIFEST_NAME = "gallery.json"
 FORMAT_VERSION = 1
@@ -64,21 +64,15 @@ class Manifest:
     def read(cls, folder: Path) -> Manifest:
         """Read and check ``folder/gallery.json``; every problem is a ``LookalikeError`` that names the folder."""
         path = folder / MANIFEST_NAME
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise LookalikeError(f"{folder} is not a lookalike gallery: it has no {MANIFEST_NAME}") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise LookalikeError(f"gallery {folder}: cannot read {MANIFEST_NAME}: {error}") from None
+        data = read_json_object(path, missing=f"{folder} is not a lookalike gallery: it has no {MANIFEST_NAME}",
+                                what="manifest")
         try:
             return cls._from_json(data)
         except (KeyError, TypeError, ValueError) as error:
             raise LookalikeError(f"gallery {folder}: {MANIFEST_NAME} is invalid: {error}") from None
 
     @classmethod
-    def _from_json(cls, data: Any) -> Manifest:
-        if not isinstance(data, dict):
-            raise TypeError("expected a JSON object")
+    def _from_json(cls, data: dict) -> Manifest:
         threshold = data["threshold"]
         return cls(
             format_version=_typed(data, "format_version", int),

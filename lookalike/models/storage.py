@@ -8,7 +8,6 @@ vectors from different models are never mixed.
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import torch
@@ -16,6 +15,7 @@ import torch
 from lookalike import __version__
 from lookalike.atomic import write_bytes_atomic, write_json_atomic
 from lookalike.errors import LookalikeError
+from lookalike.json_file import read_json_object
 from lookalike.models.backbones import backbone_spec, load_backbone_weights, starting_weights
 from lookalike.models.encoder import Encoder, EncoderConfig
 from lookalike.vouched import load_vouched, serialise
@@ -91,13 +91,9 @@ def save_model(encoder: Encoder, folder: str | Path) -> str:
 
 def _read_config(folder: Path) -> dict:
     path = folder / CONFIG_FILE
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LookalikeError(f"{folder}: not a lookalike model folder (no {CONFIG_FILE})") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise LookalikeError(f"{path}: unreadable model config ({err})") from None
-    if not isinstance(meta, dict) or meta.get("library") != "lookalike":
+    meta = read_json_object(path, missing=f"{folder}: not a lookalike model folder (no {CONFIG_FILE})",
+                            what="model config")
+    if meta.get("library") != "lookalike":
         raise LookalikeError(f"{path}: not a lookalike model config")
     if meta.get("format") != FORMAT_VERSION:
         raise LookalikeError(f"{path}: model format {meta.get('format')!r} is not supported "

@@ -10,7 +10,6 @@ hash keep `state.safetensors` and are still read.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import torch
 
 from lookalike.atomic import write_bytes_atomic, write_json_atomic
 from lookalike.errors import LookalikeError
+from lookalike.json_file import read_json_object
 from lookalike.vouched import load_vouched, serialise
 
 CHECKPOINT_DIR = "checkpoint"
@@ -82,14 +82,8 @@ def _tensors_file(meta: dict, folder: Path) -> str:
 def load_checkpoint(folder: str | Path) -> Checkpoint:
     folder = Path(folder)
     state_path = folder / STATE_FILE
-    try:
-        meta = json.loads(state_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise LookalikeError(f"no checkpoint to resume from in {folder} ({STATE_FILE} is missing)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise LookalikeError(f"{folder}: unreadable checkpoint ({err})") from None
-    if not isinstance(meta, dict):
-        raise LookalikeError(f"{state_path}: unreadable checkpoint (not a JSON object)")
+    meta = read_json_object(state_path, missing=f"no checkpoint to resume from in {folder} ({STATE_FILE} is missing)",
+                            what="checkpoint state")
     tensors_file = _tensors_file(meta, folder)
     if not (folder / tensors_file).exists():
         raise LookalikeError(f"no checkpoint to resume from in {folder} ({tensors_file} is missing)")
