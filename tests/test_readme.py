@@ -35,7 +35,7 @@ def test_the_readme_python_example_runs_on_real_photos(tmp_path, monkeypatch):
     count = len([name for name in os.listdir(PHOTOS) if name.endswith(".jpg")])
     assert printed.getvalue().startswith(f"{count} 0 []")
     best, path, vectors = scope["best"], scope["path"], scope["vectors"]
-    assert best.image.path == str(path.resolve()) and best.score >= 0.99
+    assert best.path == best.image.path == str(path.resolve()) and best.score >= 0.99
     assert vectors.shape == (4, 256) and vectors.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(vectors[3], vectors[1], atol=1e-6)  # the file's bytes: the file's vector

@@ -43,6 +43,11 @@ class Hit:
     image: StoredImage
     score: float
 
+    @property
+    def path(self) -> str:
+        """The file the hit is (``image.path``)."""
+        return self.image.path
+
 
 @dataclass(frozen=True)
 class GalleryInfo:
