@@ -143,6 +143,10 @@ def _session(gallery: Path, model: Path | None = None, settings: EmbedSettings =
     return Session(gallery, model, settings=settings)
 
 
+LargestFaceOption = Annotated[
+    bool, typer.Option(help="With face preprocessing, answer for each image's largest face only (an ID-photo gate); "
+                            "by default every face found gets an answer, named FILE#face N at X,Y WxH.")
+]
 BackboneOption = Annotated[str, typer.Option(help=f"The trunk: {', '.join(backbone_names())}.")]
 WeightsOption = Annotated[
     str | None,
@@ -384,6 +388,7 @@ def search(
     k: Annotated[int, typer.Option("-k", "--top", min=1, help="How many look-alikes per query.")] = 10,
     model: ModelOption = None,
     exclude_self: Annotated[bool, typer.Option(help="Leave a query out of its own results.")] = False,
+    largest_face: LargestFaceOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
     grid: Annotated[Path | None, typer.Option(help="Also draw the results as a PNG grid here.")] = None,
     batch_size: BatchOption = 64,
@@ -397,8 +402,8 @@ def search(
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding queries")
         with _session(gallery, model, _settings(batch_size, workers, device, precision)) as session:
-            report = session.search_all(queries, k=k, exclude_self=exclude_self, on_plan=on_plan,
-                                        on_progress=on_progress)
+            report = session.search_all(queries, k=k, exclude_self=exclude_self, main_region_only=largest_face,
+                                        on_plan=on_plan, on_progress=on_progress)
     _warn_skipped(report.skipped)
     if as_json:
         typer.echo(json.dumps({
@@ -510,6 +515,8 @@ def enroll(
         with _session(gallery, model, _settings(batch_size, workers, device, precision)) as session:
             report = session.enrol_folder(folder, on_plan=on_plan, on_progress=on_progress)
     _warn_skipped(report.skipped)
+    for path, count in report.crowded.items():
+        _say(f"warning: {path}: {count} faces (regions) found; enrolled the largest")
     images = sum(report.enrolled.values())
     typer.echo(f"enrolled {len(report.enrolled)} identities ({images} images) in {report.gallery}; "
                f"{report.identities} identities in all")
@@ -601,6 +608,7 @@ def recognize(
     model: ModelOption = None,
     threshold: ThresholdOption = None,
     aggregate: AggregateOption = "nearest",
+    largest_face: LargestFaceOption = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of CSV.")] = False,
     batch_size: BatchOption = 64,
     workers: WorkersOption = None,
@@ -612,8 +620,8 @@ def recognize(
     with _progress() as bars:
         on_plan, on_progress = bars.counter("recognising")
         with _session(gallery, model, _settings(batch_size, workers, device, precision)) as session:
-            report = session.recognise_all(images, threshold=threshold, aggregate=aggregate, on_plan=on_plan,
-                                           on_progress=on_progress)
+            report = session.recognise_all(images, threshold=threshold, aggregate=aggregate,
+                                           main_region_only=largest_face, on_plan=on_plan, on_progress=on_progress)
     _warn_skipped(report.skipped)
     if as_json:
         typer.echo(json.dumps({"threshold": report.threshold, "scorer": report.distance_name, "results": [

@@ -7,6 +7,7 @@ autocast where the hardware has it (see lookalike.runtime).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +53,17 @@ class Embeddings:
     skipped: list[BadImage] = field(default_factory=list)
     regions: list[str] = field(default_factory=list)
     """Each row's region within its input ("" for the whole image)."""
+
+    def main_regions(self) -> Embeddings:
+        """Only the first region of each input: the one a stage lists first (the faces stage, the largest face)."""
+        keep = [row for row, index in enumerate(self.indices) if row == 0 or self.indices[row - 1] != index]
+        return Embeddings([self.indices[row] for row in keep], self.vectors[keep], [self.sha256[row] for row in keep],
+                          self.skipped, [self.regions[row] for row in keep])
+
+    def crowded(self) -> dict[int, int]:
+        """Each input with more than one region, and how many it has."""
+        counts = Counter(self.indices)
+        return {index: count for index, count in counts.items() if count > 1}
 
 
 class Embedder:

@@ -29,6 +29,9 @@ class EnrolReport:
     enrolled: dict[str, int] = field(default_factory=dict)  # identity -> images stored by this run
     skipped: list[BadImage] = field(default_factory=list)
     identities: int = 0  # enrolled in the gallery after this run
+    crowded: dict[Path, int] = field(default_factory=dict)
+    """Images in which the preprocessing stage found several regions (faces), with how many: only the first (the
+    largest face) was enrolled."""
 
 
 class BadIdentityName(LookalikeError):
@@ -107,7 +110,9 @@ def enrol_found(
     on_progress: Callable[[int], None] | None = None,
 ) -> EnrolReport:
     """Embed and store the identity images `found` in a gallery open for writing, and commit (an image already
-    stored is replaced). When not one image could be enrolled, `NothingReadable` says why for each."""
+    stored is replaced). An image is enrolled by its first region: with face preprocessing, its largest face (the
+    report lists the images that held more). When not one image could be enrolled, `NothingReadable` says why for
+    each."""
     pairs = found.pairs
     if on_plan:
         on_plan(len(pairs))
@@ -115,9 +120,11 @@ def enrol_found(
     skipped = found.skipped + embedded.skipped
     if not embedded.indices:
         raise NothingReadable(skipped)
+    crowded = {pairs[position][0]: count for position, count in embedded.crowded().items()}
+    embedded = embedded.main_regions()
     store_enrolled(store, pairs, embedded, model.id)
-    enrolled = Counter(pairs[position][1] for position in dict.fromkeys(embedded.indices))
-    return EnrolReport(store.folder, dict(enrolled), skipped, len(store.identities()))
+    enrolled = Counter(pairs[position][1] for position in embedded.indices)
+    return EnrolReport(store.folder, dict(enrolled), skipped, len(store.identities()), crowded)
 
 
 def store_enrolled(

@@ -40,6 +40,7 @@ def search_gallery(
     *,
     k: int = 10,
     exclude_self: bool = False,
+    main_region_only: bool = False,
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> SearchReport:
@@ -47,7 +48,8 @@ def search_gallery(
     recursively).
 
     With `exclude_self`, a query file that is itself in the gallery (same path and region) does not appear among its
-    own hits. A preprocessing stage that finds several regions in a query gives a result for each.
+    own hits. A preprocessing stage that finds several regions in a query gives a result for each, or with
+    `main_region_only` for the first it lists (the faces stage: the largest face).
     Queries that fail to decode are skipped and listed in the report; when none decodes, `NothingReadable` says why
     for each.
     """
@@ -56,6 +58,8 @@ def search_gallery(
     items, embedded = model.embed_each(queries, on_plan=on_plan, on_progress=on_progress)
     if not embedded.indices:
         raise NothingReadable(embedded.skipped)
+    if main_region_only:
+        embedded = embedded.main_regions()
     found = [(items[i], region) for i, region in zip(embedded.indices, embedded.regions)]
     exclude = None
     if exclude_self:

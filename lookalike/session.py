@@ -87,6 +87,7 @@ class Enrolment:
     identity: str
     image: StoredImage
     identities: dict[str, int]  # every enrolled identity after this one, with its images
+    regions: int = 1  # what the preprocessing stage found in the image (faces); only the first was enrolled
 
 
 class Session:
@@ -177,13 +178,15 @@ class Session:
         return report.results[0].hits
 
     def search_all(self, images: ImageInput | Sequence[ImageInput], k: int = 10, *, exclude_self: bool = False,
-                   on_plan: Callable[[int], None] | None = None,
+                   main_region_only: bool = False, on_plan: Callable[[int], None] | None = None,
                    on_progress: Callable[[int], None] | None = None) -> SearchReport:
-        """The `k` gallery images most like each of `images` (folders searched recursively); unreadable queries
-        are listed in the report. With `exclude_self`, a query file that is in the gallery is not its own hit."""
+        """The `k` gallery images most like each of `images` (folders searched recursively), one result per region
+        the model's stage finds (each face), or with `main_region_only` per image (its largest face); unreadable
+        queries are listed in the report. With `exclude_self`, a query file that is in the gallery is not its own
+        hit."""
         store = self._store()
-        return search_gallery(store, self.model, images, k=k, exclude_self=exclude_self, on_plan=on_plan,
-                              on_progress=on_progress)
+        return search_gallery(store, self.model, images, k=k, exclude_self=exclude_self,
+                              main_region_only=main_region_only, on_plan=on_plan, on_progress=on_progress)
 
     def search_from(self, image_id: int, k: int = 10, *, exclude_self: bool = False) -> tuple[StoredImage, list[Hit]]:
         """The gallery image `image_id` and the `k` gallery images most like it (itself left out with
@@ -218,13 +221,15 @@ class Session:
         return report.results[0][1]
 
     def recognise_all(self, images: ImageInput | Sequence[ImageInput], *, threshold: float | None = None,
-                      aggregate: str = "nearest", on_plan: Callable[[int], None] | None = None,
+                      aggregate: str = "nearest", main_region_only: bool = False,
+                      on_plan: Callable[[int], None] | None = None,
                       on_progress: Callable[[int], None] | None = None) -> RecognitionReport:
         """The enrolled identity of each image (folders searched recursively), or unknown; unreadable images are
         listed in the report. Without a τ (given or calibrated) there is no decision to make: `NotReady`."""
         store = self._store()
         return recognise_images(store, self.model, images, required_threshold(threshold, store),
-                                aggregate=aggregate, on_plan=on_plan, on_progress=on_progress)
+                                aggregate=aggregate, main_region_only=main_region_only, on_plan=on_plan,
+                                on_progress=on_progress)
 
     def calibrate(self, folder: str | Path, *, target_far: float | None = None, roc: str | Path | None = None,
                   max_impostors: int = 200_000, on_plan: Callable[[int], None] | None = None,
@@ -242,10 +247,10 @@ class Session:
     # --- enrolment ---
 
     def enrol(self, identity: str, image: ImageInput) -> Enrolment:
-        """Store one image as `identity`; the same image enrolled again replaces its entry. A file is stored as
-        its path. An image held in memory is kept in the gallery's uploads folder, as a PNG of its decoded pixels
-        named by content hash: nothing a client sent becomes a path, and what is served back later is a file this
-        process wrote."""
+        """Store one image as `identity`, by its first region (with face preprocessing, its largest face); the same
+        image enrolled again replaces its entry, and what was indexed of it. A file is stored as its path. An image
+        held in memory is kept in the gallery's uploads folder, as a PNG of its decoded pixels named by content
+        hash: nothing a client sent becomes a path, and what is served back later is a file this process wrote."""
         identity = identity_name(identity)
         [item] = _one(image)
         path = item if isinstance(item, Path) else None
@@ -258,10 +263,10 @@ class Session:
             embedded = self.model.embedder.embed_paths([path])
             if embedded.skipped:
                 raise embedded.skipped[0]
-            store_enrolled(store, [(path, identity)], embedded, self.model.id)
+            store_enrolled(store, [(path, identity)], embedded.main_regions(), self.model.id)
             stored, identities = store.find(str(path)), store.identities()
         assert stored is not None, "store_enrolled has just committed it"
-        return Enrolment(identity, stored, identities)
+        return Enrolment(identity, stored, identities, len(embedded.indices))
 
     def enrol_folder(self, folder: str | Path, *, on_plan: Callable[[int], None] | None = None,
                      on_progress: Callable[[int], None] | None = None) -> EnrolReport:

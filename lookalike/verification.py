@@ -124,14 +124,18 @@ def recognise_images(
     threshold: float,
     *,
     aggregate: str = "nearest",
+    main_region_only: bool = False,
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> RecognitionReport:
-    """The enrolled identity of each image (folders searched recursively), or unknown. Images that fail to decode
-    are listed in the report; when none decodes, `NothingReadable` says why for each."""
+    """The enrolled identity of each image (folders searched recursively), or unknown: of each region the
+    preprocessing stage finds (each face), or with `main_region_only` of the first it lists (the largest face).
+    Images that fail to decode are listed in the report; when none decodes, `NothingReadable` says why for each."""
     items, embedded = model.embed_each(images, on_plan=on_plan, on_progress=on_progress)
     if not embedded.indices:
         raise NothingReadable(embedded.skipped)
+    if main_region_only:
+        embedded = embedded.main_regions()
     found = recognise_vectors(store, model.distance, embedded.vectors, threshold, aggregate)
     names = [query_name(items[i], region) for i, region in zip(embedded.indices, embedded.regions)]
     return RecognitionReport(list(zip(names, found)), threshold, model.distance.name, embedded.skipped)

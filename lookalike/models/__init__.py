@@ -1,5 +1,6 @@
 """Encoders: registered backbones, the embedding head, and their safetensors + JSON storage."""
 
+from lookalike.faces import backbone as _dlib_face  # noqa: F401  (registers "dlib-face")
 from lookalike.models import resnet  # noqa: F401  (registers the ResNets before any config names one)
 from lookalike.models.backbones import BackboneSpec, backbone_names, backbone_spec, register_backbone
 from lookalike.models.encoder import Encoder, EncoderConfig

@@ -42,6 +42,17 @@ class BackboneSpec:
     std: tuple[float, float, float] = IMAGENET_STD
     ignored_keys: tuple[str, ...] = ()
     """Prefixes of state-dict keys that weights files carry but the trunk has not (a classifier)."""
+    preprocess: str = "centre-crop"
+    """The preprocessing stage a model on this trunk uses unless told otherwise."""
+    embed_from: str = "head"
+    """Where a new model reads its embedding unless told otherwise: "head", or "backbone" for a trunk whose
+    features are an embedding already."""
+    trainable: bool = True
+    """False for a trunk that comes trained from elsewhere and has no gradients (dlib's face encoder)."""
+    built_trained: str | None = None
+    """Where the weights come from when the builder's trunk is trained already ("dlib"); None: random weights."""
+    foldable: bool = True
+    """Whether torch.fx can trace the trunk to fold its batch norms for inference."""
 
 
 _BACKBONES: Registry[BackboneSpec] = Registry("backbone")

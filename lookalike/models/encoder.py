@@ -88,11 +88,13 @@ class EncoderConfig:
 
     @classmethod
     def for_backbone(cls, backbone: str = "resnet18", **settings: Any) -> EncoderConfig:
-        """A config for `backbone` at the input size and normalisation it declares, unless `settings` say
-        otherwise (None counts as not said)."""
+        """A config for `backbone` with the input size, normalisation, preprocessing and embedding layer it
+        declares, unless `settings` say otherwise (None counts as not said)."""
         spec = backbone_spec(backbone)
         given = {key: value for key, value in settings.items() if value is not None}
-        return cls(backbone=backbone, **{"image_size": spec.image_size, "mean": spec.mean, "std": spec.std, **given})
+        declared = {"image_size": spec.image_size, "mean": spec.mean, "std": spec.std, "preprocess": spec.preprocess,
+                    "embed_from": spec.embed_from}
+        return cls(backbone=backbone, **{**declared, **given})
 
     @property
     def unwhitened_dim(self) -> int:

@@ -11,6 +11,7 @@ import copy
 
 from torch.fx.experimental.optimization import fuse
 
+from lookalike.models.backbones import backbone_spec
 from lookalike.models.encoder import Encoder
 
 
@@ -22,5 +23,6 @@ def for_inference(encoder: Encoder) -> Encoder:
     when the convolution's output feeds nothing else.
     """
     prepared = copy.deepcopy(encoder).eval().requires_grad_(False)
-    prepared.backbone = fuse(prepared.backbone, inplace=True)  # the copy above is ours to change
+    if backbone_spec(encoder.config.backbone).foldable:
+        prepared.backbone = fuse(prepared.backbone, inplace=True)  # the copy above is ours to change
     return prepared

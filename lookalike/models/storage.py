@@ -37,7 +37,7 @@ def create_encoder(config: EncoderConfig, *, weights: str | Path | None = None, 
         torch.manual_seed(seed)
         encoder = Encoder(config)
     if weights is None:
-        encoder.origin = {"init": "random", "seed": seed}
+        encoder.origin = {"init": backbone_spec(config.backbone).built_trained or "random", "seed": seed}
     else:
         state, source = starting_weights(config.backbone, weights)
         load_backbone_weights(config.backbone, encoder.backbone, state, source)

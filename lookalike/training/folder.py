@@ -86,6 +86,9 @@ def train_folder(
     refuse_existing_model(out)
     if not 0 < valid_fraction < 1:
         raise LookalikeError(f"the validation fraction must be between 0 and 1, got {valid_fraction}")
+    if not backbone_spec(backbone).trainable:
+        raise LookalikeError(f"the {backbone} backbone comes trained and cannot be trained here; use it as it is "
+                             f"(lookalike create-model M --backbone {backbone}), or train another backbone")
     if trainable_from is None and weights is not None:
         trainable_from = backbone_spec(backbone).pretrained_trainable_from
     config = EncoderConfig.for_backbone(backbone, image_size=image_size, preprocess=preprocess,
