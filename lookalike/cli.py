@@ -242,6 +242,14 @@ def train(
     ] = None,
     image_size: ImageSizeOption = None,
     preprocess: PreprocessOption = None,
+    labels: Annotated[
+        str | None, typer.Option(help="folders: the sub-folder names are identities (people, products) and batches "
+                                      "hold several images of each, so that positives are other photos of the same "
+                                      "identity (FaceNet); triplet and pair only. Default: no label is read.")
+    ] = None,
+    per_identity: Annotated[
+        int | None, typer.Option(min=2, help="With --labels: images of one identity in a batch (K; default 4).")
+    ] = None,
     epochs: Annotated[
         int | None, typer.Option(min=1, help="Epochs in all (default 10, or as many as --minutes holds; with "
                                                 "--resume, the run's own).")
@@ -292,9 +300,11 @@ def train(
                     choice.default_training, epochs=epochs, minutes=minutes, batch_size=batch_size,
                     optimizer=optimizer, lr=lr, weight_decay=weight_decay, schedule=schedule,
                     warmup_epochs=warmup_epochs, seed=seed, precision=precision, device=device, workers=workers,
+                    per_identity=per_identity,
                 ),
                 backbone=backbone, weights=weights, trainable_from=trainable_from, image_size=image_size,
                 preprocess=preprocess, head=widths, embed_from=embed_from, views=views, valid_fraction=valid_fraction,
+                labels=labels,
                 callbacks=callbacks,
             )
     if not run.reports:

@@ -32,6 +32,8 @@ class ImageCache:
     skipped: list[BadImage] = field(default_factory=list)
     duplicates: list[Path] = field(default_factory=list)
     """Files dropped because an earlier file had the same bytes."""
+    labels: list[str] | None = None
+    """Each image's identity, when training reads them (one per entry of `paths`)."""
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -43,7 +45,8 @@ class ImageCache:
     def subset(self, positions: Sequence[int] | np.ndarray) -> ImageCache:
         """The images at `positions` (a split), sharing nothing mutable with this cache."""
         positions = list(positions)
-        return ImageCache([self.paths[i] for i in positions], self.pixels[positions].clone())
+        labels = None if self.labels is None else [self.labels[i] for i in positions]
+        return ImageCache([self.paths[i] for i in positions], self.pixels[positions].clone(), labels=labels)
 
 
 def check_cache_size(count: int, size: int, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
@@ -64,15 +67,18 @@ def cache_images(
     max_bytes: int = DEFAULT_MAX_BYTES,
     on_progress: Callable[[int], None] | None = None,
     stage: Stage | None = None,
+    labels: Sequence[str] | None = None,
 ) -> ImageCache:
     """Decode `paths` to size x size, prepared by the preprocessing `stage` (by default the centre square), into
-    one uint8 tensor; a region other than the whole image is named "<file>#<region>".
+    one uint8 tensor; a region other than the whole image is named "<file>#<region>". `labels` (one per path) are
+    kept beside the images that are kept.
 
     Refuses up front, before decoding anything, when the cache would exceed `max_bytes`.
     """
     check_cache_size(len(paths), size, max_bytes)
     pixels = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
     kept: list[Path] = []
+    kept_labels: list[str] = []
     skipped: list[BadImage] = []
     duplicates: list[Path] = []
     seen: set[tuple[str, str]] = set()
@@ -89,6 +95,9 @@ def cache_images(
                 pixels = torch.cat([pixels, torch.empty_like(pixels)])
             pixels[len(kept)] = slot
             kept.append(name)
+            if labels is not None:
+                kept_labels.append(labels[index])
         if on_progress:
             on_progress(batch.settled)
-    return ImageCache(kept, pixels[: len(kept)].clone() if len(kept) < len(pixels) else pixels, skipped, duplicates)
+    return ImageCache(kept, pixels[: len(kept)].clone() if len(kept) < len(pixels) else pixels, skipped, duplicates,
+                      kept_labels if labels is not None else None)

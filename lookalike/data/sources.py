@@ -44,10 +44,12 @@ def training_images(
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     stage: Stage | None = None,
+    identities: bool = False,
 ) -> ImageCache:
     """The images to train on, size x size, without their labels: every image of a folder (prepared by the
     preprocessing `stage`), STL-10's unlabelled split, or CIFAR-10's training split (whose pixels are already
-    decoded and are scaled as they are, see `resize_square`).
+    decoded and are scaled as they are, see `resize_square`). With `identities`, a folder's images are labelled by
+    the sub-folder they are in (one sub-folder per person, product, ...), for identity-supervised training.
 
     `on_plan` is told how many images there are before any is decoded or resized, and `on_progress` how many more
     are done as work goes on, so that a progress bar fills. Images of a data set are named by virtual paths,
@@ -55,11 +57,16 @@ def training_images(
     files. A cache larger than `max_bytes` is refused before any image is decoded or resized.
     """
     kind = dataset_kind(path)
+    if identities and kind != "folder":
+        raise LookalikeError(f"{path}: training by identity reads the sub-folder names of an image folder; "
+                             f"{kind} is trained without labels")
     if kind == "folder":
         paths = find_images(path)
+        labels = _identity_labels(paths, Path(path)) if identities else None
         if on_plan:
             on_plan(len(paths))
-        return cache_images(paths, size, workers=workers, max_bytes=max_bytes, on_progress=on_progress, stage=stage)
+        return cache_images(paths, size, workers=workers, max_bytes=max_bytes, on_progress=on_progress, stage=stage,
+                            labels=labels)
     if kind == "stl10":
         folder = _found(find_stl10(path))
         images = map_stl10_images(folder, "unlabeled")
@@ -100,6 +107,20 @@ def labelled_images(path: str | Path, role: str) -> LabelledImages:
     if len(classes) < 2:
         raise LookalikeError(f"{path}: only one class ({classes[0]}); evaluation needs at least two class sub-folders")
     return LabelledImages(labels, str(root), paths=paths)
+
+
+def _identity_labels(paths: list[Path], root: Path) -> list[str]:
+    """Each image's sub-folder name; an image directly in the folder has no identity, which is an error."""
+    labels = [label_for(file, root.resolve()) for file in paths]
+    loose = [file for file, label in zip(paths, labels) if label is None]
+    if loose:
+        raise LookalikeError(f"{loose[0]}: is directly in {root}, not in an identity sub-folder; training by identity "
+                             "needs one sub-folder per identity" + (f" ({len(loose)} such images)" if len(loose) > 1
+                                                                    else ""))
+    if len(set(labels)) < 2:
+        raise LookalikeError(f"{root}: only one identity ({labels[0]}); training by identity needs at least two, so "
+                             "that a batch holds negatives")
+    return [label for label in labels if label is not None]
 
 
 def _found(folder: Path | None) -> Path:

@@ -19,7 +19,8 @@ class Objective(nn.Module, ABC):
     """A loss over two augmented views of the same B images (row i of both views comes from image i).
 
     The objective runs the encoder itself rather than taking embeddings, so an objective may embed through a part
-    of the model the others do not use (a projection head, say).
+    of the model the others do not use (a projection head, say). An objective whose spec says it learns identities
+    also takes ``identities`` (B integers) when training by identity: images with the same one are positives.
     """
 
     name: str

@@ -28,6 +28,7 @@ def random_derangement(n: int, generator: torch.Generator | None = None) -> torc
 
 class PairObjective(Objective):
     """Binary cross-entropy on same pairs (two views of image i) and different pairs (view 1 of i, view 2 of j).
+    Given `identities`, a pair of two images of the same identity is a same pair too.
 
     The head is held as a plain attribute, not a submodule: it lives inside the model being trained, whose
     parameters the trainer optimises, so it must not appear a second time in this objective's parameters().
@@ -46,15 +47,18 @@ class PairObjective(Objective):
         first: torch.Tensor,
         second: torch.Tensor,
         generator: torch.Generator | None = None,
+        identities: torch.Tensor | None = None,
     ) -> ObjectiveOutput:
         view1, view2 = embed_views(encoder, first, second)
         partners = view2
+        labels = torch.ones(len(first), device=view1.device)
         if len(first) > 1:  # one image has no other image to pair with
             others = random_derangement(len(first), generator).to(view1.device)
             view1 = torch.cat([view1, view1])
             partners = torch.cat([view2, view2[others]])
-        labels = torch.zeros(len(partners), device=view1.device)
-        labels[: len(first)] = 1.0
+            same = (torch.zeros(len(first), device=view1.device) if identities is None
+                    else (identities == identities[others.to(identities.device)]).float().to(view1.device))
+            labels = torch.cat([labels, same])
         logits = self.head(view1, partners)
         accuracy = float(((logits.detach() > 0) == (labels > 0.5)).float().mean())
         return ObjectiveOutput(F.binary_cross_entropy_with_logits(logits, labels), {"pair_accuracy": accuracy})
@@ -78,4 +82,5 @@ register_objective(ObjectiveSpec(
     check=_check,
     build=_build,
     pair_head=lambda settings: str(settings["pair_head"]),
+    learns_identities=True,
 ))

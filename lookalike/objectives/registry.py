@@ -53,6 +53,9 @@ class ObjectiveSpec:
     """The TrainSettings it needs that differ from the seed's (Adam at 1e-4, batch 8)."""
     pair_head: Callable[[Settings], str | None] = lambda settings: None
     """The pair head its encoder must carry, if any, from its settings."""
+    learns_identities: bool = False
+    """Whether it can train by identity labels (its forward takes `identities`): positives are other images of the
+    same identity, not only views of the same image."""
 
 
 _OBJECTIVES: Registry[ObjectiveSpec] = Registry("objective")

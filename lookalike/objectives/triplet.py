@@ -51,7 +51,8 @@ def active_fraction(d_ap: torch.Tensor, d_an: torch.Tensor, margin: float) -> fl
 
 
 class TripletObjective(Objective):
-    """Two views of one image are positives; views of other images in the batch are negatives."""
+    """Two views of one image are positives; views of other images in the batch are negatives. Given `identities`,
+    every view of the same identity is a positive and views of other identities are negatives (FaceNet)."""
 
     name = "triplet"
 
@@ -67,9 +68,10 @@ class TripletObjective(Objective):
         first: torch.Tensor,
         second: torch.Tensor,
         generator: torch.Generator | None = None,
+        identities: torch.Tensor | None = None,
     ) -> ObjectiveOutput:
         embeddings = torch.cat(embed_views(encoder, first, second))
-        ids = torch.arange(len(first), device=embeddings.device).repeat(2)
+        ids = (torch.arange(len(first), device=embeddings.device) if identities is None else identities).repeat(2)
         anchor, positive, negative = self.miner(embeddings, ids, generator)
         d_ap, d_an = self.distance(embeddings[anchor], embeddings[positive], embeddings[negative])
         stats = {"active": active_fraction(d_ap, d_an, self.loss.margin), "triplets": float(len(anchor))}
@@ -88,6 +90,7 @@ register_objective(ObjectiveSpec(
     summary="a margin loss on triplets mined in the batch",
     settings={"mining": "semihard", "margin": DEFAULT_MARGIN},
     check=_check,
+    learns_identities=True,
     build=lambda encoder, settings: TripletObjective(make_miner(str(settings["mining"])),
                                                      float(settings["margin"])),
 ))

@@ -10,6 +10,7 @@ Under torchrun every process runs this same code; only the first one reports pro
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -68,6 +69,7 @@ def train_folder(
     trainable_from: str | None = None,
     views: str | None = None,
     valid_fraction: float = 0.2,
+    labels: str | None = None,
     callbacks: Callbacks = Callbacks(),
 ) -> FolderRun:
     """Train a new encoder on the images under `folder` and write it to `out` (a model folder).
@@ -77,7 +79,9 @@ def train_folder(
     `trainable_from`, training starts at the stage the backbone names (`layer4` for the ResNets: with the head, as
     in the seed recipe).
     `views` names the augmentation recipe ("seed" or "simclr"); `head`, `embed_from` and `views` default to what
-    the objective trains best with (see ObjectiveChoice).
+    the objective trains best with (see ObjectiveChoice). With `labels="folders"`, the sub-folder names are
+    identities and batches hold several images of each (see lookalike.training.batches): the positives are other
+    images of the same identity, as FaceNet trains; without labels (the default) no label is read.
     """
     out = Path(out)
     if checkpoint_dir(out).is_dir():
@@ -86,6 +90,11 @@ def train_folder(
     refuse_existing_model(out)
     if not 0 < valid_fraction < 1:
         raise LookalikeError(f"the validation fraction must be between 0 and 1, got {valid_fraction}")
+    if labels not in (None, "folders"):
+        raise LookalikeError(f"unknown labels {labels!r}: give 'folders' (sub-folder names are identities) or none")
+    if labels and not objective.spec.learns_identities:
+        raise LookalikeError(f"the {objective.name} objective learns from views of one image and cannot use identity "
+                             "labels; train by identity with --objective triplet or pair")
     if not backbone_spec(backbone).trainable:
         raise LookalikeError(f"the {backbone} backbone comes trained and cannot be trained here; use it as it is "
                              f"(lookalike create-model M --backbone {backbone}), or train another backbone")
@@ -103,6 +112,7 @@ def train_folder(
         "objective_settings": objective.describe(),
         "views": [first.to_dict(), second.to_dict()],
         "valid_fraction": valid_fraction,
+        "labels": labels,
     }
     return _run(folder, out, encoder, objective, first, second, settings, run_info, False, callbacks)
 
@@ -138,7 +148,8 @@ def _run(
         callbacks = Callbacks(say=lambda line: None)
     cache_size = round(encoder.config.image_size * max(first.detail_scale, second.detail_scale))
     cache = training_images(folder, cache_size, workers=settings.workers, on_plan=callbacks.on_plan,
-                            on_progress=callbacks.on_decoded, stage=stage_named(encoder.config.preprocess))
+                            on_progress=callbacks.on_decoded, stage=stage_named(encoder.config.preprocess),
+                            identities=run_info.get("labels") == "folders")
     if not len(cache) and cache.skipped:
         raise NothingReadable(cache.skipped)
     found = len(cache) + len(cache.duplicates) + len(cache.skipped)
@@ -150,6 +161,8 @@ def _run(
     callbacks.say(f"{found} images: {len(train)} to train on, {len(valid)} to validate with"
                   + (f", {len(cache.duplicates)} duplicates left out" if cache.duplicates else "")
                   + (f", {len(cache.skipped)} unreadable" if cache.skipped else ""))
+    if train.labels is not None:
+        _say_about_identities(train.labels, settings.per_identity, callbacks)
     trainer = Trainer(encoder, objective.build(encoder), first, second, settings, out, run_info=run_info)
     try:
         report = trainer.fit(train, valid, resume=resume, on_progress=callbacks.on_progress,
@@ -157,6 +170,18 @@ def _run(
     finally:
         distributed.leave()
     return FolderRun(report, train.paths, valid.paths, cache.skipped, cache.duplicates, ranks.is_main)
+
+
+def _say_about_identities(labels: list[str], per_identity: int, callbacks: Callbacks) -> None:
+    """How many identities there are to train on, and a warning for those with one image: P x K sampling needs at
+    least two images of an identity to give it a positive."""
+    counts = Counter(labels)
+    callbacks.say(f"training by identity: {len(counts)} identities, up to {per_identity} images of each per batch")
+    single = sorted(name for name, count in counts.items() if count == 1)
+    if single:
+        callbacks.say(f"warning: {len(single)} identities have one training image ({', '.join(single[:5])}"
+                      f"{', ...' if len(single) > 5 else ''}); an identity needs two images to have a positive, so "
+                      "these serve only as negatives")
 
 
 def _split(cache: ImageCache, valid_fraction: float, seed: int) -> tuple[ImageCache, ImageCache]:

@@ -35,6 +35,8 @@ class TrainSettings:
     device: str | None = None
     workers: int | None = None
     """Decoding processes for the one-off image cache (None: up to 4)."""
+    per_identity: int = 4
+    """With identity labels: images of one identity taken together into a batch (FaceNet's K)."""
 
     def __post_init__(self) -> None:
         checks = [
@@ -54,6 +56,8 @@ class TrainSettings:
             (self.precision in PRECISIONS, f"unknown precision {self.precision!r}; choose one of "
                                            f"{', '.join(PRECISIONS)}"),
             (self.workers is None or self.workers >= 0, f"workers must be 0 or more, got {self.workers}"),
+            (self.per_identity >= 2, f"images per identity must be at least 2 (an anchor and its positive), got "
+                                     f"{self.per_identity}"),
         ]
         for ok, message in checks:
             if not ok:

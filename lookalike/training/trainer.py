@@ -33,6 +33,7 @@ from lookalike.errors import LookalikeError, WriteFailed
 from lookalike.models import Encoder, model_id
 from lookalike.objectives import Objective
 from lookalike.runtime import autocast, autocast_dtype, pick_device
+from lookalike.training.batches import identity_batches, shuffled_batches
 from lookalike.training.budget import TimeBudget
 from lookalike.training.checkpoint import Checkpoint, checkpoint_dir, load_checkpoint
 from lookalike.training.history import EpochRow
@@ -131,6 +132,7 @@ class Trainer:
         # fp16 (CUDA only) needs loss scaling; bf16 and fp32 do not.
         self.scaler = torch.amp.GradScaler("cuda") if self.dtype == torch.float16 else None
         self.origin = dict(encoder.origin)
+        self._identities: torch.Tensor | None = None  # each training image's identity, when training by identity
 
     # -- the pieces a step is made of ------------------------------------------------------------------------------
 
@@ -148,14 +150,17 @@ class Trainer:
         with autocast(self.device, self.dtype):
             return fn()
 
-    def step(self, pixels: torch.Tensor, generator: torch.Generator, lr: float) -> tuple[float, dict]:
-        """One optimisation step on a uint8 batch; returns the loss and the objective's statistics."""
+    def step(self, pixels: torch.Tensor, generator: torch.Generator, lr: float,
+             identities: torch.Tensor | None = None) -> tuple[float, dict]:
+        """One optimisation step on a uint8 batch (with each image's identity, when training by identity); returns
+        the loss and the objective's statistics."""
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         with torch.no_grad():
             first, second = self.views(pixels.to(self.device, non_blocking=True), generator)
         first, second = self.prepare(first), self.prepare(second)
-        output = self.run(lambda: self.objective(self.encoder, first, second, generator=generator))
+        labelled = {} if identities is None else {"identities": identities.to(self.device)}
+        output = self.run(lambda: self.objective(self.encoder, first, second, generator=generator, **labelled))
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             output.loss.backward()
@@ -184,6 +189,8 @@ class Trainer:
         have passed since `started` (a reading of `clock`, by default now), checkpointing each epoch."""
         settings = self.settings
         schedule = self._schedule(len(train))
+        self._identities = (None if train.labels is None else
+                            torch.tensor([sorted(set(train.labels)).index(label) for label in train.labels]))
         validation = (FixedValidation(valid.pixels, self.views, settings.seed, max(settings.batch_size, 64))
                       if valid is not None and len(valid) >= 2 else None)
         if resume:
@@ -232,7 +239,10 @@ class Trainer:
         batch, rank, world = settings.batch_size, self.ranks.rank, self.ranks.world
         epoch_seed = settings.seed + _EPOCH_SEED_STRIDE * (epoch + 1)
         generator = torch.Generator().manual_seed(epoch_seed)
-        order = torch.randperm(len(train), generator=generator)
+        if self._identities is None:
+            batches = shuffled_batches(len(train), batch, generator)
+        else:
+            batches = identity_batches(self._identities, batch, settings.per_identity, generator)
         if world > 1:  # the same order everywhere, but each process's own views
             generator = torch.Generator().manual_seed(epoch_seed + _RANK_SEED_STRIDE * (rank + 1))
         self.encoder.train()
@@ -240,17 +250,21 @@ class Trainer:
         epoch_started = time.perf_counter()
         loss_sum, images, lr, out_of_time = 0.0, 0, 0.0, False
         stat_sums: dict[str, float] = {}
-        for step in range(schedule.steps_per_epoch):
+        for step in range(min(schedule.steps_per_epoch, len(batches))):
             steps_left = self._steps_left(budget)
             if steps_left < 1:
                 out_of_time = True
                 break
-            indices = order[step * batch:(step + 1) * batch]
+            indices = batches[step]
             indices = indices[: len(indices) - len(indices) % world]
             share = len(indices) // world
+            if share < 2:  # a short last batch: no negative in it
+                continue
             lr = settings.lr * lr_factor(run.step, min(schedule.total_steps, run.step + steps_left),
                                          schedule.warmup_steps, settings.schedule)
-            loss, stats = self.step(train.pixels[indices[rank * share:(rank + 1) * share]], generator, lr)
+            mine = indices[rank * share:(rank + 1) * share]
+            loss, stats = self.step(train.pixels[mine], generator, lr,
+                                    None if self._identities is None else self._identities[mine])
             if not math.isfinite(loss):
                 raise LookalikeError(f"the loss became {loss} at epoch {epoch + 1}, step {step + 1}; lower the "
                                      f"learning rate or use --precision fp32. {self._kept(run.history)}")
