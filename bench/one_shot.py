@@ -1,7 +1,8 @@
 """One-shot identity on people the encoder never saw: recognition top-1, open-set rejection at the calibrated τ,
 and verification EER, for a label-free lookalike encoder against Eigenfaces, raw pixels and an untrained ResNet.
 
-Protocol (labels choose the split and score the results; training never reads them):
+Protocol (labels choose the split and score the results; training reads them only with --labels folders, and then
+only the training people's):
 - the identities are split in two by a seeded shuffle: half to train the encoder without labels (and to fit its
   whitening and Eigenfaces' components), half to evaluate;
 - of the evaluation people, `--enrolled` of them are enrolled with one image each (their first file) and their
@@ -153,8 +154,9 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
         run = train_folder(
             train_dir, out / "model", objective=objective,
             settings=TrainSettings.with_defaults(objective.default_training, epochs=args.epochs,
-                                                 batch_size=args.batch_size, lr=args.lr, seed=seed),
-            image_size=args.image_size, views=args.views,
+                                                 batch_size=args.batch_size, lr=args.lr, seed=seed,
+                                                 per_identity=args.per_identity),
+            image_size=args.image_size, views=args.views, labels=args.labels,
             callbacks=Callbacks(say=print, on_epoch=lambda r: print(f"epoch {r.epoch}: loss {r.train_loss:.4f}",
                                                                     flush=True)),
         )
@@ -223,6 +225,9 @@ def main() -> None:
     parser.add_argument("--extra", type=Path, action="append", default=[],
                         help="more unlabeled images to train on (never the evaluation people); repeatable")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--labels", choices=["folders"], default=None,
+                        help="train by identity on the training people's folders (default: label-free)")
+    parser.add_argument("--per-identity", type=int, default=None, help="with --labels: images of one person per batch")
     args = parser.parse_args()
 
     runs = [one_split(args, seed) for seed in args.seeds]

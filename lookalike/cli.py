@@ -682,6 +682,10 @@ def calibrate(
         else:
             raise LookalikeError("name the model to calibrate: --model M, or --gallery G to calibrate its model")
     _warn_skipped(report.skipped)
+    if report.overlap:
+        shown = ", ".join(report.overlap[:5]) + (", ..." if len(report.overlap) > 5 else "")
+        _say(f"warning: {len(report.overlap)} of the {report.identities} calibration identities are enrolled in the "
+             f"gallery ({shown}); τ transfers best when calibrated on people who are not enrolled")
     result = report.calibration
     if as_json:
         typer.echo(json.dumps({**result.to_dict(), "threshold": report.threshold, "chosen_at": report.chosen_at,

@@ -235,13 +235,15 @@ class Session:
                   max_impostors: int = 200_000, on_plan: Callable[[int], None] | None = None,
                   on_progress: Callable[[int], None] | None = None) -> CalibrationReport:
         """Measure verification on a labelled folder (one sub-folder per identity) and store the τ chosen at the EER,
-        or at `target_far`, in the gallery."""
+        or at `target_far`, in the gallery. The people should not be the enrolled ones (`overlap` lists any that
+        are), so that τ is measured as it will be used: on faces it has not seen."""
         store = self._store()
         report = calibrate_model(self.model, folder, target_far=target_far, roc=roc, max_impostors=max_impostors,
                                  on_plan=on_plan, on_progress=on_progress)
         with self._changing() as writable:
             writable.set_threshold(report.threshold)
         report.stored_in = store.folder
+        report.overlap = sorted(report.names & set(store.identities()))
         return report
 
     # --- enrolment ---

@@ -152,6 +152,10 @@ class CalibrationReport:
     roc: Path | None
     stored_in: Path | None  # the gallery that now holds τ
     skipped: list[BadImage]
+    names: frozenset[str] = frozenset()  # the identities calibrated on
+    overlap: list[str] = field(default_factory=list)
+    """Calibration identities that are also enrolled in the gallery: τ is then measured partly on the people it will
+    be used on, and transfers less well to anyone new (calibrate on people who are not enrolled)."""
 
 
 def calibrate_model(
@@ -179,7 +183,7 @@ def calibrate_model(
         plot_roc(calibration, roc, title=f"verification ROC ({model.distance.name}, {identities} identities)")
     return CalibrationReport(calibration, threshold, "EER" if target_far is None else f"FAR {target_far:g}",
                              model.distance.name, len(features.labels), identities, Path(roc) if roc else None,
-                             None, features.skipped)
+                             None, features.skipped, frozenset(features.labels))
 
 
 def _embed_one_each(model: Model, images: list[ImageInput]) -> tuple[list[Item], np.ndarray]:

@@ -152,3 +152,18 @@ def test_enrolling_nothing_readable_is_an_error_and_creates_no_gallery(tmp_path,
         enroll_folder(people, tmp_path / "g", tiny_model)
     assert sorted(bad.path.name for bad in caught.value.skipped) == ["ann.jpg", "bob.png"]
     assert not (tmp_path / "g").exists()
+
+
+def test_calibrating_on_enrolled_people_is_warned_about(people, tiny_model, tmp_path, lookalike_main):
+    gallery = tmp_path / "g"
+    enroll_folder(people, gallery, tiny_model)
+    (people / "dora.png").unlink()  # calibration needs identity folders only
+    code, out, err = lookalike_main("calibrate", people, "--gallery", gallery, "--workers", "0")
+    assert code == 0 and "warning: 3 of the 3 calibration identities are enrolled in the gallery" in err
+    others = tmp_path / "others"
+    for name in ("x", "y"):
+        (others / name).mkdir(parents=True)
+        for image in sorted((people / "class0").iterdir())[:2]:
+            (others / name / image.name).write_bytes(image.read_bytes())
+    with _open(gallery) as session:
+        assert session.calibrate(others).overlap == []
