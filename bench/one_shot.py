@@ -167,7 +167,7 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
     pixels = dict(zip(every, decode(every, args.image_size)))
     train_pixels = torch.stack([pixels[p] for paths in train.values() for p in paths])
     untrained = create_encoder(EncoderConfig(image_size=args.image_size))
-    trained = f"lookalike, {args.objective} label-free, {args.epochs} epochs"
+    trained = f"lookalike, {args.objective} {'by identity' if args.labels else 'label-free'}, {args.epochs} epochs"
     methods = {
         "raw pixels (grey, centred)": raw_pixels,
         f"Eigenfaces (PCA-{args.components}, fit on the training people)": Eigenfaces(train_pixels, args.components),

@@ -170,8 +170,9 @@ class Session:
     # --- searching ---
 
     def search(self, image: ImageInput, k: int = 10) -> list[Hit]:
-        """The `k` gallery images most like one image, best first (`.image.path`, `.score`: cosine similarity)."""
-        report = _single(lambda: self.search_all(image, k=k))
+        """The `k` gallery images most like one image (by its main region: with face preprocessing, its largest
+        face), best first (`.path`, `.score`: cosine similarity)."""
+        report = _single(lambda: self.search_all(image, k=k, main_region_only=True))
         if len(report.results) != 1:
             raise ValueError(f"search answers one query, and this gave {len(report.results)} (several images, or "
                              "several regions of one): use search_all")
@@ -213,12 +214,20 @@ class Session:
 
     def recognise(self, image: ImageInput, *, threshold: float | None = None,
                   aggregate: str = "nearest") -> Recognition:
-        """The enrolled identity in one image, or unknown (`identity` None), with the distance and τ."""
-        report = _single(lambda: self.recognise_all(image, threshold=threshold, aggregate=aggregate))
+        """The enrolled identity in one image (by its main region: with face preprocessing, its largest face), or
+        unknown (`identity` None), with the distance and τ; `recognise_all` answers for every face."""
+        report = _single(lambda: self.recognise_all(image, threshold=threshold, aggregate=aggregate,
+                                                    main_region_only=True))
         if len(report.results) != 1:
             raise ValueError(f"recognise answers one query, and this gave {len(report.results)} (several images, or "
                              "several regions of one): use recognise_all")
         return report.results[0][1]
+
+    def recognise_each(self, image: ImageInput, *, threshold: float | None = None,
+                       aggregate: str = "nearest") -> RecognitionReport:
+        """Every region of one image recognised (with face preprocessing, every face, largest first); an image that
+        cannot be read is an error of its own, as for `recognise`."""
+        return _single(lambda: self.recognise_all(image, threshold=threshold, aggregate=aggregate))
 
     def recognise_all(self, images: ImageInput | Sequence[ImageInput], *, threshold: float | None = None,
                       aggregate: str = "nearest", main_region_only: bool = False,

@@ -66,6 +66,8 @@ class RecognitionReport:
     threshold: float = 0.0
     distance_name: str = "cosine"
     skipped: list[BadImage] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    """Each result's region within its image ("" for the whole image; a face's "face N at X,Y WxH")."""
 
 
 def decision_threshold(explicit: float | None, store: GalleryStore | None) -> float | None:
@@ -138,7 +140,8 @@ def recognise_images(
         embedded = embedded.main_regions()
     found = recognise_vectors(store, model.distance, embedded.vectors, threshold, aggregate)
     names = [query_name(items[i], region) for i, region in zip(embedded.indices, embedded.regions)]
-    return RecognitionReport(list(zip(names, found)), threshold, model.distance.name, embedded.skipped)
+    return RecognitionReport(list(zip(names, found)), threshold, model.distance.name, embedded.skipped,
+                             list(embedded.regions))
 
 
 @dataclass

@@ -9,6 +9,7 @@ CNN (mmod) detector also finds turned and small faces, at many times the cost.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -38,6 +39,15 @@ def _landmarks() -> Any:
 def face_key(index: int, left: int, top: int, width: int, height: int) -> str:
     """A face's region name: its rank by size and its box in the photo."""
     return f"face {index} at {left},{top} {width}x{height}"
+
+
+_KEY = re.compile(r"face \d+ at (-?\d+),(-?\d+) (\d+)x(\d+)")
+
+
+def face_box(key: str) -> tuple[int, int, int, int] | None:
+    """(left, top, width, height) of a face from its region name, or None for a region that is not a face."""
+    match = _KEY.fullmatch(key)
+    return None if match is None else (int(match[1]), int(match[2]), int(match[3]), int(match[4]))
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.enrolment import MAX_IDENTITY_LENGTH
 from lookalike.errors import LookalikeError
+from lookalike.faces.stage import face_box
 from lookalike.gallery import Hit, StoredImage
 from lookalike.images import Encoded
 from lookalike.session import Session
@@ -87,12 +88,21 @@ class VerifyOut(BaseModel):
     scorer: str
 
 
-class RecognizeOut(BaseModel):
+class FaceOut(BaseModel):
+    region: str  # "" for the whole image; with face preprocessing, "face N at X,Y WxH"
+    box: list[int] | None  # [left, top, width, height] in the uploaded photo's pixels, for a face
     identity: str | None  # None: unknown
+    closest: str
+    distance: float
+
+
+class RecognizeOut(BaseModel):
+    identity: str | None  # None: unknown (the main region: with face preprocessing, the largest face)
     closest: str  # the nearest enrolled identity, even when it was not near enough
     distance: float
     threshold: float
     scorer: str
+    faces: list[FaceOut]  # every region found, largest face first; one for a model without face preprocessing
 
 
 class EnrollOut(BaseModel):
@@ -229,9 +239,13 @@ def recognize(request: Request, service: Service, file: Annotated[UploadFile, Fi
               aggregate: Annotated[Literal["nearest", "mean"], Query(
                   description="Score an identity by its nearest image, or by the mean of its images.")] = "nearest",
               ) -> RecognizeOut:
-    result = service.recognise(_read(request, file), threshold=threshold, aggregate=aggregate)
-    return RecognizeOut(identity=result.identity, closest=result.closest, distance=result.distance,
-                        threshold=result.threshold, scorer=service.model.distance.name)
+    report = service.recognise_each(_read(request, file), threshold=threshold, aggregate=aggregate)
+    faces = [FaceOut(region=region, box=list(box) if (box := face_box(region)) else None,
+                     identity=_shown(result.identity), closest=printable(result.closest), distance=result.distance)
+             for region, (_, result) in zip(report.regions, report.results)]
+    main = report.results[0][1]
+    return RecognizeOut(identity=_shown(main.identity), closest=printable(main.closest), distance=main.distance,
+                        threshold=report.threshold, scorer=service.model.distance.name, faces=faces)
 
 
 @router.post("/enroll", summary="Enrol an image under an identity (needs the token)",

@@ -131,3 +131,26 @@ def test_without_the_faces_extra_each_use_says_how_to_install_it(monkeypatch):
     finally:
         for cache in caches:
             cache.cache_clear()
+
+
+@needs_faces
+def test_a_group_photo_uploaded_to_the_server_gets_every_face_boxed_and_named(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from lookalike.web import create_app
+
+    enrol = tmp_path / "people"
+    enrol.mkdir()
+    for person in ("Abdullah_Gul", "Alejandro_Toledo"):
+        (enrol / f"{person}.jpg").symlink_to(LFW / person / f"{person}_0001.jpg")
+    model = lookalike.create_model(lookalike.EncoderConfig.for_backbone("dlib-face"), settings=SETTINGS)
+    with lookalike.open(tmp_path / "g", model, settings=SETTINGS) as session:
+        session.enrol_folder(enrol)
+    group = Image.new("RGB", (450, 250), "white")
+    group.paste(_photo("Alejandro_Toledo", 2).resize((200, 200)), (0, 25))
+    group.paste(_photo("Abdullah_Gul", 2), (200, 0))
+    with TestClient(create_app(tmp_path / "g", settings=SETTINGS), base_url="http://127.0.0.1") as client:
+        answer = client.post("/api/recognize?threshold=0.1", files={"file": ("group.png", _png(group))}).json()
+    faces = answer["faces"]
+    assert [face["identity"] for face in faces] == ["Abdullah_Gul", "Alejandro_Toledo"]  # the larger face first
+    assert faces[0]["box"][0] > 200 > faces[1]["box"][0] and answer["identity"] == "Abdullah_Gul"

@@ -142,6 +142,7 @@ def test_enrol_then_recognise(enrolling, writable_gallery, indexed):
     assert overview["images"] == 13 and overview["identities"] == {"ann": 1}
     known = enrolling.post("/api/recognize?threshold=0.01", files=_file(ann)).json()
     assert known["identity"] == "ann" and known["distance"] < 1e-3 and known["threshold"] == 0.01
+    assert [(face["region"], face["box"], face["identity"]) for face in known["faces"]] == [("", None, "ann")]
     stranger = enrolling.post("/api/recognize?threshold=0.0001", files=_file(images / "class2" / "img0.jpg")).json()
     assert stranger["identity"] is None and stranger["closest"] == "ann" and stranger["distance"] > 0.0001
     assert enrolling.get(body["image"]["thumbnail"]).status_code == 200
