@@ -9,6 +9,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,12 +33,12 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def server(indexed, tmp_path):
-    """`lookalike serve` on the small gallery, on a free loopback port; its URL once /api/health answers."""
+@contextmanager
+def _serving(gallery: Path, tmp_path: Path) -> Iterator[str]:
+    """`lookalike serve` on `gallery`, on a free loopback port; its URL once /api/health answers."""
     port, log = _free_port(), tmp_path / "serve.log"
     with open(log, "w") as output:
-        process = subprocess.Popen([sys.executable, "-m", "lookalike", "serve", "--gallery", str(indexed[1]),
+        process = subprocess.Popen([sys.executable, "-m", "lookalike", "serve", "--gallery", str(gallery),
                                     "--port", str(port), "--precision", "fp32"], stdout=output, stderr=output)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -55,6 +57,13 @@ def server(indexed, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture
+def server(indexed, tmp_path):
+    """`lookalike serve` on the small gallery."""
+    with _serving(indexed[1], tmp_path) as url:
+        yield url
 
 
 def test_search_verify_and_errors_in_chromium(server, indexed, tmp_path):
@@ -105,5 +114,54 @@ def test_search_verify_and_errors_in_chromium(server, indexed, tmp_path):
             page.click("#verify-form button[type=submit]")
             expect(page.locator("#verify-result")).to_contain_text("same: distance 0.0000")
             assert script_errors == []
+        finally:
+            browser.close()
+
+
+LFW = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lfw_deepfunneled_subset"
+
+
+def test_a_group_photo_shows_every_face_boxed_and_named_in_chromium(tmp_path):
+    from PIL import Image
+
+    import lookalike
+    from lookalike.embed import EmbedSettings
+    from lookalike.faces.dlib_files import FacesNotInstalled, dlib
+
+    try:
+        dlib()
+    except FacesNotInstalled as missing:
+        pytest.skip(str(missing))
+    if not LFW.is_dir():
+        pytest.skip(f"real faces not present at {LFW}")
+    people = tmp_path / "people"
+    people.mkdir()
+    for person in ("Abdullah_Gul", "Alejandro_Toledo"):
+        (people / f"{person}.jpg").symlink_to(LFW / person / f"{person}_0001.jpg")
+    settings = EmbedSettings(workers=0)
+    model = lookalike.create_model(lookalike.EncoderConfig.for_backbone("dlib-face"), settings=settings)
+    with lookalike.open(tmp_path / "g", model, settings=settings) as session:
+        session.enrol_folder(people)
+    group = Image.new("RGB", (700, 260), "white")
+    group.paste(Image.open(LFW / "Alejandro_Toledo" / "Alejandro_Toledo_0002.jpg").resize((200, 200)), (0, 30))
+    group.paste(Image.open(LFW / "Abdullah_Gul" / "Abdullah_Gul_0002.jpg"), (220, 0))
+    group.paste(Image.open(LFW / "Amelie_Mauresmo" / "Amelie_Mauresmo_0001.jpg").resize((220, 220)), (480, 20))
+    group.save(tmp_path / "group.jpg")
+    ARTIFACTS.mkdir(exist_ok=True)
+    with _serving(tmp_path / "g", tmp_path) as url, playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.goto(url)
+            page.click("button[data-panel=recognize-panel]")
+            page.fill("#recognize-threshold", "0.1")
+            page.set_input_files("#recognize-file", str(tmp_path / "group.jpg"))
+            boxes = page.locator("#recognize-boxes .face-box")
+            playwright.expect(boxes).to_have_count(3)
+            names = boxes.locator("span").all_text_contents()
+            assert sorted(name.split()[0] for name in names) == ["Abdullah_Gul", "Alejandro_Toledo", "unknown"]
+            assert page.locator("#recognize-boxes .face-box.unknown").count() == 1
+            playwright.expect(page.locator("#recognize-result")).to_contain_text("3 faces:")
+            page.screenshot(path=ARTIFACTS / "browser-faces.png", full_page=True)
         finally:
             browser.close()

@@ -180,17 +180,53 @@ $("verify-form").addEventListener("submit", async (event) => {
   }
 });
 
-// Recognise: an identity or "unknown", always with the distance.
+function named(face) {
+  return face.identity === null ? `unknown (closest: ${face.closest})` : face.identity;
+}
+
+// The photo with a box and a name on every face the server found (a model with face preprocessing); boxes are in
+// the photo's own pixels, placed here as shares of its size so they follow the photo however it is scaled.
+function showFaces(file, faces) {
+  const boxed = faces.filter((face) => face.box);
+  const photo = $("recognize-photo");
+  $("recognize-boxes").replaceChildren();
+  $("recognize-figure").hidden = !boxed.length;
+  if (photo.src) URL.revokeObjectURL(photo.src);
+  if (!boxed.length) return;
+  photo.onload = () => {
+    const width = photo.naturalWidth;
+    const height = photo.naturalHeight;
+    for (const face of boxed) {
+      const [left, top, boxWidth, boxHeight] = face.box;
+      const box = document.createElement("div");
+      box.className = face.identity === null ? "face-box unknown" : "face-box";
+      Object.assign(box.style, {
+        left: `${(100 * left) / width}%`, top: `${(100 * top) / height}%`,
+        width: `${(100 * boxWidth) / width}%`, height: `${(100 * boxHeight) / height}%`,
+      });
+      const label = document.createElement("span");
+      label.textContent = `${face.identity === null ? "unknown" : face.identity} ${fixed(face.distance)}`;
+      box.append(label);
+      $("recognize-boxes").append(box);
+    }
+  };
+  photo.src = URL.createObjectURL(file);
+}
+
+// Recognise: an identity or "unknown" for every face, always with the distance.
 $("recognize-file").addEventListener("change", async () => {
   const file = $("recognize-file").files[0];
   if (!file) return;
   showError("recognize-error", null);
+  showFaces(file, []);
   $("recognize-result").textContent = "recognising…";
   try {
     const r = await call(`/api/recognize?${thresholdQuery("recognize-threshold")}`,
       { method: "POST", body: formWith({ file }) });
-    const who = r.identity === null ? `unknown (closest: ${r.closest})` : r.identity;
-    $("recognize-result").textContent = `${who}: distance ${fixed(r.distance)}, τ ${fixed(r.threshold)}`;
+    const line = `${named(r)}: distance ${fixed(r.distance)}, τ ${fixed(r.threshold)}`;
+    $("recognize-result").textContent = r.faces.length > 1
+      ? `${r.faces.length} faces: ${r.faces.map(named).join(", ")} (τ ${fixed(r.threshold)})` : line;
+    showFaces(file, r.faces);
   } catch (error) {
     $("recognize-result").textContent = "";
     showError("recognize-error", error);
