@@ -14,7 +14,8 @@ only the training people's):
   never-enrolled people's images answered unknown;
 - the whole protocol is repeated for each `--seeds` value (another split, another training run), and the mean and
   spread over seeds are reported, since one split of 20 people moves top-1 by several points.
-Every method uses the same images, decoded the same way (RGB, shorter side scaled, centre crop, --image-size px).
+Every method uses the same images, decoded the same way (RGB, at --image-size px, through the --preprocess stage:
+the centre square by default, or each photo's largest face, aligned, with "faces").
 
     .venv/bin/python bench/one_shot.py ../shared/data/att_faces --out bench-output/oneshot-att \
         --objective simclr --epochs 100 --lr 1e-3 --seeds 0 1 2
@@ -38,6 +39,7 @@ from lookalike.match import CosineDistance, calibrate, choose_threshold, labelle
 from lookalike.models import EncoderConfig, create_encoder, load_model
 from lookalike.models.whitening import DEFAULT_SHRINKAGE
 from lookalike.objectives.choice import ObjectiveChoice
+from lookalike.preprocess import stage_named
 from lookalike.training import Callbacks, TrainSettings, train_folder
 from lookalike.whiten import whiten_model
 
@@ -70,8 +72,20 @@ def split_people(
     return out, {n: by_person[n] for n in train_names}, {n: by_person[n] for n in eval_names}
 
 
-def decode(paths: list[Path], size: int) -> torch.Tensor:
-    return torch.cat([batch.pixels for batch in iter_decoded_batches(paths, size, workers=0)])
+def decode(paths: list[Path], size: int, preprocess: str) -> dict[Path, torch.Tensor]:
+    """Each file's input as the preprocessing stage makes it (with faces: the largest face, aligned); a file in
+    which the stage finds nothing is left out."""
+    found: dict[Path, torch.Tensor] = {}
+    for batch in iter_decoded_batches(paths, size, workers=0, stage=stage_named(preprocess)):
+        for row, index in enumerate(batch.indices):
+            found.setdefault(paths[index], batch.pixels[row])
+    return found
+
+
+def kept(group: dict[str, list[Path]], pixels: dict[Path, torch.Tensor]) -> dict[str, list[Path]]:
+    """The people with at least two decoded images, and those images."""
+    readable = {name: [path for path in paths if path in pixels] for name, paths in group.items()}
+    return {name: paths for name, paths in readable.items() if len(paths) >= 2}
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -156,7 +170,7 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
             settings=TrainSettings.with_defaults(objective.default_training, epochs=args.epochs,
                                                  batch_size=args.batch_size, lr=args.lr, seed=seed,
                                                  per_identity=args.per_identity),
-            image_size=args.image_size, views=args.views, labels=args.labels,
+            image_size=args.image_size, views=args.views, labels=args.labels, preprocess=args.preprocess,
             callbacks=Callbacks(say=print, on_epoch=lambda r: print(f"epoch {r.epoch}: loss {r.train_loss:.4f}",
                                                                     flush=True)),
         )
@@ -164,12 +178,13 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
         whiten_model(out / "model", train_dir, out / "model-whitened", shrinkage=args.shrinkage,
                      settings=EmbedSettings(workers=0))
     every = [p for group in (train, evaluation) for paths in group.values() for p in paths]
-    pixels = dict(zip(every, decode(every, args.image_size)))
+    pixels = decode(every, args.image_size, args.preprocess)
+    train, evaluation = kept(train, pixels), kept(evaluation, pixels)
     train_pixels = torch.stack([pixels[p] for paths in train.values() for p in paths])
     untrained = create_encoder(EncoderConfig(image_size=args.image_size))
     trained = f"lookalike, {args.objective} {'by identity' if args.labels else 'label-free'}, {args.epochs} epochs"
     methods = {
-        "raw pixels (grey, centred)": raw_pixels,
+        f"raw pixels (grey, {args.preprocess})": raw_pixels,
         f"Eigenfaces (PCA-{args.components}, fit on the training people)": Eigenfaces(train_pixels, args.components),
         "untrained ResNet-18": Embedder(untrained).embed_pixels,
         trained: Embedder(load_model(out / "model")).embed_pixels,
@@ -228,6 +243,9 @@ def main() -> None:
     parser.add_argument("--labels", choices=["folders"], default=None,
                         help="train by identity on the training people's folders (default: label-free)")
     parser.add_argument("--per-identity", type=int, default=None, help="with --labels: images of one person per batch")
+    parser.add_argument("--preprocess", default="centre-crop",
+                        help="the stage every method's images go through (faces: each photo's largest face, aligned; "
+                             "photos without one are left out)")
     args = parser.parse_args()
 
     runs = [one_split(args, seed) for seed in args.seeds]
