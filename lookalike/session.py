@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from lookalike.atomic import write_bytes_atomic
 from lookalike.data import decode_rgb
@@ -363,8 +363,9 @@ class Session:
             if self.uploads is not None:
                 return self.uploads.decode(item.content)
             return decode_rgb(item.content.data, name=item.content.name)
-        return np.asarray(item.content.convert("RGB") if isinstance(item.content, Image.Image) else
-                          Image.fromarray(item.content).convert("RGB"))
+        image = (ImageOps.exif_transpose(item.content) if isinstance(item.content, Image.Image)
+                 else Image.fromarray(item.content))  # as embedding an image held in memory turns it
+        return np.asarray(image.convert("RGB"))
 
 
 def _single(call: Callable[[], T]) -> T:

@@ -154,3 +154,10 @@ def test_a_group_photo_uploaded_to_the_server_gets_every_face_boxed_and_named(tm
     faces = answer["faces"]
     assert [face["identity"] for face in faces] == ["Abdullah_Gul", "Alejandro_Toledo"]  # the larger face first
     assert faces[0]["box"][0] > 200 > faces[1]["box"][0] and answer["identity"] == "Abdullah_Gul"
+
+
+@needs_faces
+def test_the_cnn_detector_finds_the_same_face():
+    [(key, chip)] = decode_regions(_png(_photo()), 150, stage_named("faces-cnn"))
+    left, top = (int(value) for value in key.split(" at ")[1].split(" ")[0].split(","))
+    assert key.startswith("face 0 at ") and abs(left - 67) < 20 and abs(top - 68) < 20 and chip.shape == (150, 150, 3)
