@@ -26,12 +26,10 @@ class Model:
     """An encoder for inference: `embed` any images; `id` names the model in galleries; `distance` is what
     verification and recognition measure with (cosine, or the pair head's)."""
 
-    def __init__(self, encoder: Encoder, settings: EmbedSettings = EmbedSettings(), *, folder: Path | None = None,
-                 decode: Decode | None = None) -> None:
+    def __init__(self, encoder: Encoder, settings: EmbedSettings = EmbedSettings()) -> None:
         self.encoder = encoder
         self.settings = settings
-        self.folder = folder  # where it was loaded from, if anywhere
-        self.decode = decode  # how encoded bytes are decoded; None: decode_rgb without further limits
+        self.decode: Decode | None = None  # how encoded bytes are decoded; None: decode_regions without more bounds
         self.id = model_id(encoder)
         self.distance: Distance = distance_for(encoder)
         self._embedder: Embedder | None = None
@@ -103,7 +101,8 @@ class Model:
                 except BadImage as error:
                     skipped.append(error)
                     continue
-                read += [(position, row, key, item.sha256()) for row, (key, _) in enumerate(regions)]
+                digest = item.sha256()
+                read += [(position, row, key, digest) for row, (key, _) in enumerate(regions)]
                 pixels += [region for _, region in regions]
             for (position, row, key, digest), vector in zip(read, embedder.embed_images(pixels)):
                 rows[(position, row)] = (vector, digest, key)
@@ -121,7 +120,7 @@ class Model:
 
 def load_model(folder: str | Path, settings: EmbedSettings = EmbedSettings()) -> Model:
     """The model saved in `folder`, verified against its config (see lookalike.models.storage)."""
-    return Model(load_encoder(folder), settings, folder=Path(folder))
+    return Model(load_encoder(folder), settings)
 
 
 def create_model(config: EncoderConfig = EncoderConfig(), *, weights: str | Path | None = None, seed: int = 0,

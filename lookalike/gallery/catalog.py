@@ -121,8 +121,7 @@ class Catalog:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
         self._switched_to_wal = False
-        self._has_regions = any(row[1] == "region" for row in connection.execute("PRAGMA table_info(images)"))
-        self._columns = _COLUMNS if self._has_regions else _COLUMNS_BEFORE_REGIONS
+        self._columns = self._current_columns()
 
     @classmethod
     def create(cls, path: Path) -> None:
@@ -145,6 +144,11 @@ class Catalog:
         uri = f"{path.resolve().as_uri()}?mode={mode}"
         return cls(sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False))
 
+    def _current_columns(self) -> str:
+        """What a query selects: the region column, or '' in its place in a catalog written before regions."""
+        names = {row[1] for row in self._db.execute("PRAGMA table_info(images)")}
+        return _COLUMNS if "region" in names else _COLUMNS_BEFORE_REGIONS
+
     def close(self) -> None:
         """Roll back anything uncommitted; after writing, move every committed change from the WAL into
         ``gallery.sqlite`` itself, and return to rollback-journal mode if no one else has the file open.
@@ -165,8 +169,7 @@ class Catalog:
 
     def snapshot(self) -> tuple[int, np.ndarray]:
         """The committed index generation and the ids of the rows that go with it, read in one transaction."""
-        self._has_regions = any(row[1] == "region" for row in self._db.execute("PRAGMA table_info(images)"))
-        self._columns = _COLUMNS if self._has_regions else _COLUMNS_BEFORE_REGIONS  # a writer may have added them
+        self._columns = self._current_columns()  # a writer may have added the region column
         self._db.execute("BEGIN")
         try:
             generation = self._generation()
@@ -190,7 +193,7 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._switched_to_wal = True
         self._db.execute("BEGIN IMMEDIATE")
-        if not self._has_regions:
+        if self._columns is not _COLUMNS:
             self._add_regions()
         return self._generation()
 
@@ -204,7 +207,7 @@ class Catalog:
         self._db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'images'", (sequence,))
         if not self._db.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'images'").fetchone():
             self._db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('images', ?)", (sequence,))
-        self._has_regions, self._columns = True, _COLUMNS
+        self._columns = _COLUMNS
 
     def commit(self, generation: int) -> None:
         """Make the changes, and the index generation that holds their vectors, visible together."""
@@ -213,8 +216,7 @@ class Catalog:
 
     def rollback(self) -> None:
         self._db.execute("ROLLBACK")
-        self._has_regions = any(row[1] == "region" for row in self._db.execute("PRAGMA table_info(images)"))
-        self._columns = _COLUMNS if self._has_regions else _COLUMNS_BEFORE_REGIONS  # the column may be gone again
+        self._columns = self._current_columns()  # a rolled-back migration takes the column away again
 
     def _generation(self) -> int:
         (value,) = self._db.execute("SELECT value FROM state WHERE key = 'generation'").fetchone()

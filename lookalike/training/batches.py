@@ -21,12 +21,13 @@ def shuffled_batches(count: int, batch: int, generator: torch.Generator) -> list
 def identity_batches(identities: torch.Tensor, batch: int, per_identity: int,
                      generator: torch.Generator) -> list[torch.Tensor]:
     """Batches of up to `batch` images, `per_identity` (K) of each identity at a time; `identities` holds each
-    image's identity as an integer."""
+    image's identity as an integer from 0."""
     groups: list[torch.Tensor] = []
-    for identity in identities.unique(sorted=True):
-        members = (identities == identity).nonzero().flatten()
-        members = members[torch.randperm(len(members), generator=generator)]
-        groups += list(members.split(per_identity))
+    by_identity = torch.argsort(identities, stable=True).split(torch.bincount(identities).tolist())
+    for members in by_identity:  # each identity's images, in input order
+        if len(members):
+            members = members[torch.randperm(len(members), generator=generator)]
+            groups += list(members.split(per_identity))
     order = torch.randperm(len(groups), generator=generator)
     batches: list[torch.Tensor] = []
     current: list[torch.Tensor] = []

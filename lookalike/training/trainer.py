@@ -189,8 +189,7 @@ class Trainer:
         have passed since `started` (a reading of `clock`, by default now), checkpointing each epoch."""
         settings = self.settings
         schedule = self._schedule(len(train))
-        self._identities = (None if train.labels is None else
-                            torch.tensor([sorted(set(train.labels)).index(label) for label in train.labels]))
+        self._identities = None if train.labels is None else _numbered(train.labels)
         validation = (FixedValidation(valid.pixels, self.views, settings.seed, max(settings.batch_size, 64))
                       if valid is not None and len(valid) >= 2 else None)
         if resume:
@@ -379,3 +378,9 @@ class Trainer:
                                  f"{self.settings.minutes:.3g} minutes; ask for more minutes to train on")
         return _RunState(meta["epoch"], meta["step"], [EpochRow.from_checkpoint(row) for row in meta["history"]],
                          seconds)
+
+
+def _numbered(labels: list[str]) -> torch.Tensor:
+    """Each label as the number of its identity (in sorted order), for batching and mining by identity."""
+    numbers = {label: number for number, label in enumerate(sorted(set(labels)))}
+    return torch.tensor([numbers[label] for label in labels])
