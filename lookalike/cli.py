@@ -223,8 +223,8 @@ def train(
     views: Annotated[
         str | None, typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8), simclr "
                                          "(crop, flip, colour jitter, greyscale) or faces (simclr with crops of half "
-                                         "the face or more, brightness and contrast only); default: simclr for the "
-                                         "simclr objective, seed otherwise.")
+                                         "the face or more, brightness and contrast only); default: faces with "
+                                         "--preprocess faces, else simclr for the simclr objective and seed otherwise.")
     ] = None,
     head: Annotated[
         str | None, typer.Option(help="Head widths, comma-separated (default 512,256,256; simclr: a 512,128 "

@@ -24,6 +24,7 @@ class Squash:
     """The whole image scaled to a square, its proportions lost; counts its calls (all in this process here)."""
 
     name: str = "squash-for-tests"
+    views: str | None = None
     calls: list = field(default_factory=list, compare=False)
 
     def draft_size(self, size: int) -> None:

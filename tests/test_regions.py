@@ -25,6 +25,7 @@ class Halves:
     """The left and right halves of a wide image as two regions; nothing in a tall one."""
 
     name: str = "halves-for-tests"
+    views: str | None = None
 
     def draft_size(self, size: int) -> None:
         return None

@@ -60,6 +60,9 @@ class FaceChips:
     detector: str = "hog"
     upsample: int = 1
     padding: float = PADDING
+    views: str = "faces"
+    """An aligned chip is all face: the objective's own views (the seed's half-size centre crop, SimCLR's crops of
+    down to 8 % of the area) would cut away most of what tells one person from another."""
 
     def draft_size(self, size: int) -> None:
         return None  # a face may be a small part of the photo: decode it in full

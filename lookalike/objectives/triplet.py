@@ -52,7 +52,10 @@ def active_fraction(d_ap: torch.Tensor, d_an: torch.Tensor, margin: float) -> fl
 
 class TripletObjective(Objective):
     """Two views of one image are positives; views of other images in the batch are negatives. Given `identities`,
-    every view of the same identity is a positive and views of other identities are negatives (FaceNet)."""
+    every view of the same identity is a positive and views of other identities are negatives (FaceNet).
+
+    The loss reads the head's output, as NT-Xent does. An encoder made to embed from the backbone then searches with
+    the features below the head, which the loss has not bent towards the identities it was trained on."""
 
     name = "triplet"
 
@@ -70,7 +73,7 @@ class TripletObjective(Objective):
         generator: torch.Generator | None = None,
         identities: torch.Tensor | None = None,
     ) -> ObjectiveOutput:
-        embeddings = torch.cat(embed_views(encoder, first, second))
+        embeddings = torch.cat(embed_views(encoder, first, second, at="head"))
         ids = (torch.arange(len(first), device=embeddings.device) if identities is None else identities).repeat(2)
         anchor, positive, negative = self.miner(embeddings, ids, generator)
         d_ap, d_an = self.distance(embeddings[anchor], embeddings[positive], embeddings[negative])

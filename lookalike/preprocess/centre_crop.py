@@ -12,6 +12,7 @@ from lookalike.preprocess.registry import DEFAULT_STAGE, WHOLE_IMAGE, Region, re
 @dataclass(frozen=True)
 class CentreCrop:
     name: str = DEFAULT_STAGE
+    views: str | None = None
 
     def draft_size(self, size: int) -> int:
         return size  # the shorter side is scaled down to `size`, so a JPEG decoded that small loses nothing

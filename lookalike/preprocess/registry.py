@@ -50,6 +50,12 @@ class Stage(Protocol):
         what it needs for an input of `size` pixels; None to always decode in full."""
         ...
 
+    @property
+    def views(self) -> str | None:
+        """The view recipe (by name, see lookalike.views) that suits what this stage makes, for training that names
+        none; None leaves the choice to the objective."""
+        ...
+
     def regions(self, image: Image.Image, size: int) -> list[Region]:
         """The RGB inputs of `size` x `size` pixels made from `image` (RGB, any size), each with a name unique
         within the image. Raises `NothingFound` when there is none."""

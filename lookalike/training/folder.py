@@ -78,8 +78,9 @@ def train_folder(
     decoded image (default: the centre crop, see lookalike.preprocess). With pretrained `weights` and no
     `trainable_from`, training starts at the stage the backbone names (`layer4` for the ResNets: with the head, as
     in the seed recipe).
-    `views` names the augmentation recipe ("seed" or "simclr"); `head`, `embed_from` and `views` default to what
-    the objective trains best with (see ObjectiveChoice). With `labels="folders"`, the sub-folder names are
+    `views` names the augmentation recipe ("seed", "simclr", "faces"): by default the one the preprocessing stage
+    asks for (faces for aligned face chips), else the objective's; `head` and `embed_from` default to what the
+    objective trains best with (see ObjectiveChoice). With `labels="folders"`, the sub-folder names are
     identities and batches hold several images of each (see lookalike.training.batches): the positives are other
     images of the same identity, as FaceNet trains; without labels (the default) no label is read.
     """
@@ -104,7 +105,8 @@ def train_folder(
                                         head=head or objective.default_head,
                                         trainable_from=trainable_from, pair_head=objective.encoder_pair_head,
                                         embed_from=embed_from or objective.default_embed_from)
-    first, second = objective.views(recipe_named(views or objective.default_views))
+    stage = stage_named(config.preprocess)
+    first, second = objective.views(recipe_named(views or stage.views or objective.default_views))
     encoder = create_encoder(config, weights=weights, seed=settings.seed)
     run_info = {
         "folder": str(Path(folder).resolve()),

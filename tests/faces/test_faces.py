@@ -1,6 +1,7 @@
 """Faces with dlib on real LFW photos (skipped with the reason where ../shared/data or the faces extra is absent):
 the faces stage finds, aligns and names every face, largest first, and reports a photo without one; dlib's face
-encoder is a model like any other, and without the extra both say how to install it."""
+encoder is a model like any other, and without the extra both say how to install it; training on face chips takes
+views that keep the face."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from lookalike.errors import LookalikeError
 from lookalike.faces import backbone, dlib_files, stage
 from lookalike.faces.dlib_files import FacesNotInstalled
 from lookalike.preprocess import stage_named
+from lookalike.training import Callbacks, TrainSettings
+from lookalike.training.checkpoint import checkpoint_dir, load_checkpoint
+from lookalike.views import recipe_named
 
 LFW = SHARED_DATA / "lfw_deepfunneled_subset"
 SETTINGS = EmbedSettings(workers=0)
@@ -161,3 +165,23 @@ def test_the_cnn_detector_finds_the_same_face():
     [(key, chip)] = decode_regions(_png(_photo()), 150, stage_named("faces-cnn"))
     left, top = (int(value) for value in key.split(" at ")[1].split(" ")[0].split(","))
     assert key.startswith("face 0 at ") and abs(left - 67) < 20 and abs(top - 68) < 20 and chip.shape == (150, 150, 3)
+
+
+@needs_faces
+def test_training_on_face_chips_takes_the_faces_views_unless_told_otherwise(tmp_path):
+    people = tmp_path / "people"
+    for person in ("Abdullah_Gul", "Alejandro_Toledo", "Ariel_Sharon"):
+        (people / person).mkdir(parents=True)
+        for number in (1, 2, 3, 4):
+            (people / person / f"{number}.jpg").symlink_to(LFW / person / f"{person}_{number:04d}.jpg")
+    settings = TrainSettings(epochs=1, batch_size=6, per_identity=2, workers=0, precision="fp32")
+
+    def views_of(out, **options):
+        lookalike.train(people, out, image_size=32, head=(16,), preprocess="faces", labels="folders",
+                        settings=settings, callbacks=Callbacks(say=lambda _: None), **options)
+        return [view["name"] for view in load_checkpoint(checkpoint_dir(out)).meta["run"]["views"]]
+
+    faces = recipe_named("faces").to_dict()
+    assert views_of(tmp_path / "default") == ["plain", faces["name"]]
+    assert load_checkpoint(checkpoint_dir(tmp_path / "default")).meta["run"]["views"][1] == faces
+    assert views_of(tmp_path / "told", views="seed") == ["plain", "seed"]

@@ -106,3 +106,15 @@ def test_same_seed_gives_the_same_loss():
     losses = [objective(encoder, first, second, torch.Generator().manual_seed(s)).loss for s in (7, 7, 8)]
     assert losses[0].item() == losses[1].item()
     assert losses[0].item() != losses[2].item()
+
+
+def test_the_loss_reads_the_head_whatever_layer_search_embeds_from():
+    asked = []
+
+    class Recording(TinyEncoder):
+        def forward(self, images, at=None):
+            asked.append(at)
+            return super().forward(images, at)
+
+    TripletObjective(BatchHardMiner())(Recording(), *_views(4))
+    assert asked == ["head"]
