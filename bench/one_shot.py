@@ -183,7 +183,8 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
                                                  weight_decay=args.weight_decay,
                                                  per_identity=args.per_identity),
             image_size=args.image_size, views=args.views, labels=args.labels, preprocess=args.preprocess,
-            valid_fraction=args.valid_fraction, embed_from=args.embed_from,
+            valid_fraction=args.valid_fraction, embed_from=args.embed_from, weights=args.weights,
+            trainable_from=args.trainable_from,
             callbacks=Callbacks(say=print, on_epoch=lambda r: print(f"epoch {r.epoch}: loss {r.train_loss:.4f}",
                                                                     flush=True)),
         )
@@ -251,6 +252,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=None)
     parser.add_argument("--margin", type=float, default=None, help="triplet margin (default: the objective's own)")
+    parser.add_argument("--weights", help="start from these backbone weights (a safetensors file) instead of random")
+    parser.add_argument("--trainable-from", help="first backbone stage to train (default with --weights: the "
+                                                 "backbone's choice)")
     parser.add_argument("--embed-from", choices=["head", "backbone"], default=None,
                         help="the layer the trained model embeds from (default: the objective's own)")
     parser.add_argument("--shrinkage", type=float, default=DEFAULT_SHRINKAGE, help="whitening shrinkage")

@@ -40,6 +40,7 @@ from lookalike.enrolment import (
     store_enrolled,
 )
 from lookalike.errors import LookalikeError, NothingReadable
+from lookalike.faces.stage import face_box
 from lookalike.gallery import GalleryStore, Hit, StoredImage
 from lookalike.gallery.stored_file import read_stored_file
 from lookalike.images import Encoded, ImageInput, InMemory, Item, gather
@@ -316,11 +317,18 @@ class Session:
         return image, read_stored_file(image)
 
     def thumbnail(self, image_id: int, size: int) -> bytes:
-        """A JPEG of the stored image `image_id`, its centre square scaled to `size` pixels, made from its file
-        only while that is still the one indexed."""
+        """A JPEG of the stored image `image_id` at `size` x `size` pixels: its centre square, or for a face the
+        square around that face, so that a hit shows what matched. Made from its file only while that is still the
+        one indexed."""
         image, data = self.file(image_id)
+        name = Path(image.path).name
+        box = face_box(image.region)
+        if box is None:
+            square = Image.fromarray(decode_rgb(data, size, name=name))
+        else:
+            square = _square_around(Image.fromarray(decode_rgb(data, name=name)), box, size)
         buffer = io.BytesIO()
-        Image.fromarray(decode_rgb(data, size, name=Path(image.path).name)).save(buffer, format="JPEG", quality=85)
+        square.save(buffer, format="JPEG", quality=85)
         return buffer.getvalue()
 
     # --- handles ---
@@ -394,3 +402,18 @@ def _png(pixels: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+FACE_THUMBNAIL_MARGIN = 1.6
+"""A face's thumbnail is this many times the face box's longer side: the head and a little around it."""
+
+
+def _square_around(image: Image.Image, box: tuple[int, int, int, int], size: int) -> Image.Image:
+    """The square of `image` centred on `box` (left, top, width, height), moved inside the image where it can be,
+    scaled to `size` pixels."""
+    left, top, width, height = box
+    side = min(FACE_THUMBNAIL_MARGIN * max(width, height), *image.size)
+    x = min(max(left + width / 2 - side / 2, 0), image.width - side)
+    y = min(max(top + height / 2 - side / 2, 0), image.height - side)
+    return image.resize((size, size), Image.Resampling.BICUBIC, box=(x, y, x + side, y + side))
+

@@ -63,7 +63,8 @@ class ImageOut(BaseModel):
     name: str  # the file name; the full path stays on the server
     label: str | None
     identity: str | None
-    thumbnail: str  # URL of a square JPEG thumbnail
+    region: str  # "" for the whole image; with face preprocessing, "face N at X,Y WxH"
+    thumbnail: str  # URL of a square JPEG thumbnail (of the face, for a face)
     url: str  # URL of the image file itself
 
 
@@ -177,7 +178,7 @@ def _read(request: Request, upload: UploadFile) -> Encoded:
 
 def _image(image: StoredImage) -> ImageOut:
     return ImageOut(id=image.id, name=printable(Path(image.path).name), label=_shown(image.label),
-                    identity=_shown(image.identity), thumbnail=f"/api/images/{image.id}/thumbnail",
+                    identity=_shown(image.identity), region=image.region, thumbnail=f"/api/images/{image.id}/thumbnail",
                     url=f"/api/images/{image.id}")
 
 

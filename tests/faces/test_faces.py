@@ -153,11 +153,24 @@ def test_a_group_photo_uploaded_to_the_server_gets_every_face_boxed_and_named(tm
     group = Image.new("RGB", (450, 250), "white")
     group.paste(_photo("Alejandro_Toledo", 2).resize((200, 200)), (0, 25))
     group.paste(_photo("Abdullah_Gul", 2), (200, 0))
+    (tmp_path / "photos").mkdir()
+    group.save(tmp_path / "photos" / "group.png")
+    with lookalike.open(tmp_path / "g", settings=SETTINGS) as session:
+        session.index(tmp_path / "photos")
     with TestClient(create_app(tmp_path / "g", settings=SETTINGS), base_url="http://127.0.0.1") as client:
         answer = client.post("/api/recognize?threshold=0.1", files={"file": ("group.png", _png(group))}).json()
-    faces = answer["faces"]
-    assert [face["identity"] for face in faces] == ["Abdullah_Gul", "Alejandro_Toledo"]  # the larger face first
-    assert faces[0]["box"][0] > 200 > faces[1]["box"][0] and answer["identity"] == "Abdullah_Gul"
+        faces = answer["faces"]
+        assert [face["identity"] for face in faces] == ["Abdullah_Gul", "Alejandro_Toledo"]  # the larger face first
+        assert faces[0]["box"][0] > 200 > faces[1]["box"][0] and answer["identity"] == "Abdullah_Gul"
+
+        # Searching finds each face of the indexed group photo as its own hit, and its thumbnail is that face.
+        for person in ("Abdullah_Gul", "Alejandro_Toledo"):
+            hits = client.post("/api/search?k=10", files={"file": ("q.png", _png(_photo(person, 3)))}).json()["hits"]
+            [hit] = [hit for hit in hits if hit["image"]["name"] == "group.png"][:1]
+            assert hit["image"]["region"].startswith("face ")
+            thumbnail = client.get(hit["image"]["thumbnail"]).content
+            named = client.post("/api/recognize?threshold=0.1", files={"file": ("t.jpg", thumbnail)}).json()
+            assert named["identity"] == person
 
 
 @needs_faces

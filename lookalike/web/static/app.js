@@ -118,6 +118,8 @@ function renderHits(result) {
     const name = document.createElement("span");
     name.className = "name";
     name.textContent = hit.image.label ? `${hit.image.label}/${hit.image.name}` : hit.image.name;
+    // A face model's hit is one face of the photo (its thumbnail shows that face): say which.
+    if (hit.image.region) name.textContent += `, ${hit.image.region.split(" at ")[0]}`;
     button.append(img, score, name);
     button.addEventListener("click", () => searchFrom(hit.image.id));
     item.append(button);
