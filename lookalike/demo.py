@@ -20,6 +20,7 @@ from lookalike.indexing import IndexReport
 from lookalike.metrics import RetrievalScores, retrieval_scores
 from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, model_id
 from lookalike.models.storage import CONFIG_FILE
+from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.report.curves import CURVES_FILE
 from lookalike.report.grid import render_grid
 from lookalike.report.html import Section, write_report
@@ -92,7 +93,8 @@ def run_demo(
     label_counts = Counter(labels)
     chance = sum((count / len(labels)) ** 2 for count in label_counts.values())
 
-    config = EncoderConfig(backbone=backbone, image_size=image_size)
+    # The untrained baseline reads the layer the trained encoder will search with.
+    config = EncoderConfig(backbone=backbone, image_size=image_size, embed_from=ObjectiveChoice().default_embed_from)
     encoders = {"untrained": create_encoder(config, seed=seed)}
     model_dir = out_dir / "model"
     if epochs:

@@ -94,6 +94,9 @@ register_objective(ObjectiveSpec(
     settings={"mining": "semihard", "margin": DEFAULT_MARGIN},
     check=_check,
     learns_identities=True,
+    # The head serves the loss; search reads the features below it, which carried over better to people never
+    # trained on (bench/one_shot.py, BENCHMARKS.md: the same trained models read at either layer).
+    embed_from="backbone",
     build=lambda encoder, settings: TripletObjective(make_miner(str(settings["mining"])),
                                                      float(settings["margin"])),
 ))
