@@ -195,13 +195,14 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
     pixels = decode(every, args.image_size, args.preprocess)
     train, evaluation = kept(train, pixels), kept(evaluation, pixels)
     train_pixels = torch.stack([pixels[p] for paths in train.values() for p in paths])
-    untrained = create_encoder(EncoderConfig(image_size=args.image_size))
+    trained_model = load_model(out / "model")
+    untrained = create_encoder(trained_model.config, seed=seed)  # as training started: the same layer is read
     trained = f"lookalike, {args.objective} {'by identity' if args.labels else 'label-free'}, {args.epochs} epochs"
     methods = {
         f"raw pixels (grey, {args.preprocess})": raw_pixels,
         f"Eigenfaces (PCA-{args.components}, fit on the training people)": Eigenfaces(train_pixels, args.components),
         "untrained ResNet-18": Embedder(untrained).embed_pixels,
-        trained: Embedder(load_model(out / "model")).embed_pixels,
+        trained: Embedder(trained_model).embed_pixels,
         f"{trained}, whitened on the training people": Embedder(load_model(out / "model-whitened")).embed_pixels,
     }
     enrolled = round(args.enrolled * len(evaluation))

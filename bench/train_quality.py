@@ -25,7 +25,7 @@ import torch
 from lookalike.data import find_images, iter_decoded_batches, label_for
 from lookalike.embed import Embedder
 from lookalike.metrics import RetrievalScores, retrieval_scores
-from lookalike.models import EncoderConfig, create_encoder, load_model
+from lookalike.models import create_encoder, load_model
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.training import Callbacks, TrainSettings, train_folder
 
@@ -72,14 +72,14 @@ def main() -> None:
     labels = [label_for(path, args.folder) for path in paths]
     valid_paths = set(run.valid_paths)
     held_out = [i for i, path in enumerate(paths) if path in valid_paths]
-    untrained = create_encoder(EncoderConfig(backbone="resnet18", image_size=args.image_size), seed=args.seed)
+    trained = load_model(args.out)
+    untrained = create_encoder(trained.config, seed=args.seed)  # the trained encoder as it started: same layer read
     pixels = torch.cat([batch.pixels for batch in iter_decoded_batches(paths, args.image_size)]).flatten(1).float()
     candidates = {
         "raw pixels": torch.nn.functional.normalize(pixels, dim=1).numpy(),
         "untrained ResNet-18": Embedder(untrained).embed_paths(paths).vectors,
         f"trained ({', '.join(map(str, run_objective.describe().values()))}, {args.views} views)":
-        Embedder(load_model(args.out))
-        .embed_paths(paths).vectors,
+        Embedder(trained).embed_paths(paths).vectors,
     }
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     print(f"\nmachine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
