@@ -75,6 +75,8 @@ T = TypeVar("T")
 
 UPLOADS_DIR = "uploads"
 """Where images enrolled from memory are kept inside the gallery folder, as PNG files named by content hash."""
+FACE_THUMBNAIL_MARGIN = 1.6
+"""A face's thumbnail is this many times the face box's longer side: the head and a little around it."""
 
 
 class UnknownImage(LookalikeError):
@@ -404,10 +406,6 @@ def _png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-FACE_THUMBNAIL_MARGIN = 1.6
-"""A face's thumbnail is this many times the face box's longer side: the head and a little around it."""
-
-
 def _square_around(image: Image.Image, box: tuple[int, int, int, int], size: int) -> Image.Image:
     """The square of `image` centred on `box` (left, top, width, height), moved inside the image where it can be,
     scaled to `size` pixels."""
@@ -416,4 +414,3 @@ def _square_around(image: Image.Image, box: tuple[int, int, int, int], size: int
     x = min(max(left + width / 2 - side / 2, 0), image.width - side)
     y = min(max(top + height / 2 - side / 2, 0), image.height - side)
     return image.resize((size, size), Image.Resampling.BICUBIC, box=(x, y, x + side, y + side))
-
