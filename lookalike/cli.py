@@ -232,7 +232,8 @@ def train(
     ] = None,
     embed_from: Annotated[
         str | None, typer.Option(help="Layer that search and evaluation read: head or backbone (default: "
-                                         "backbone for simclr, whose head only serves the loss; head otherwise).")
+                                         "backbone for simclr and triplet, whose head only serves the loss; head "
+                                         "for pair).")
     ] = None,
     backbone: BackboneOption = "resnet18",
     weights: WeightsOption = None,
