@@ -35,6 +35,8 @@ class BackboneSpec:
     a stage" freezes every stage before it."""
     published: Mapping[str, Callable[[], dict[str, torch.Tensor]]] = field(default_factory=dict)
     """Named weights to start from ("imagenet"), each a function that fetches the trunk's state dict."""
+    published_here: Callable[[str], bool] = lambda source: False
+    """Whether the named published weights can be had without the network: shipped in a package, or cached."""
     pretrained_trainable_from: str | None = None
     """The first stage to train when starting from published weights, unless the user says otherwise."""
     image_size: int = 128

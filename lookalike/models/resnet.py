@@ -5,6 +5,7 @@ is torchvision's `layer4`."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torchvision
@@ -47,9 +48,19 @@ def _imagenet(name: str) -> Callable[[], dict[str, torch.Tensor]]:
     return download
 
 
+def _cached(name: str) -> Callable[[str], bool]:
+    def here(source: str) -> bool:
+        """Whether torchvision's download of these weights is already in torch's cache."""
+        url = IMAGENET_WEIGHTS[name].url
+        return source == "imagenet" and (Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name).is_file()
+
+    return here
+
+
 for _name, _build, _width in (("resnet18", torchvision.models.resnet18, 512),
                               ("resnet34", torchvision.models.resnet34, 512),
                               ("resnet50", torchvision.models.resnet50, 2048)):
     register_backbone(BackboneSpec(name=_name, build=_trunk(_build), feature_dim=_width, stages=STAGES,
-                                   published={"imagenet": _imagenet(_name)}, pretrained_trainable_from="layer4",
+                                   published={"imagenet": _imagenet(_name)}, published_here=_cached(_name),
+                                   pretrained_trainable_from="layer4",
                                    ignored_keys=("fc.",)))
