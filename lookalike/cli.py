@@ -124,6 +124,11 @@ def _default(objective: str, setting: str) -> object:
     return objective_spec(objective).settings[setting]
 
 
+def _say_start(session: Session) -> None:
+    if session.started_with:
+        typer.echo(f"no --model given: the new gallery embeds with {session.started_with}")
+
+
 def _warn_skipped(skipped: Sequence[BadImage]) -> None:
     for bad in skipped:
         _say(f"warning: skipped {bad.path}: {bad.reason}")
@@ -150,8 +155,9 @@ LargestFaceOption = Annotated[
 BackboneOption = Annotated[str, typer.Option(help=f"The trunk: {', '.join(backbone_names())}.")]
 WeightsOption = Annotated[
     str | None,
-    typer.Option(help="Weights the backbone publishes (the ResNets: imagenet, torchvision's, which needs the "
-                      "network) or a local .safetensors state dict of the backbone; default: random init."),
+    typer.Option(help="Weights the backbone publishes (imagenet: packaged for efficientnet-lite0, so offline; "
+                      "torchvision's download for the ResNets) or a local .safetensors state dict of the backbone; "
+                      "default: random init."),
 ]
 PreprocessOption = Annotated[
     str | None, typer.Option(help=f"How each decoded image becomes the square input: {', '.join(stage_names())} "
@@ -182,15 +188,22 @@ def create_model(
         str | None, typer.Option(help="First stage to train (the ResNets: stem, layer1..layer4); earlier ones stay "
                                       "frozen.")
     ] = None,
+    embed_from: Annotated[
+        str | None, typer.Option(help="Layer that search reads: head or backbone (default: backbone with published "
+                                      "--weights, whose pooled features are an embedding already and which an "
+                                      "untrained head would only scramble; else the backbone's choice).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the random initialisation.")] = 0,
 ) -> None:
     """Write a new encoder to OUT, for `index --model OUT` (and, later, training)."""
-    from lookalike.models import EncoderConfig, create_encoder, refuse_existing_model, save_model
+    from lookalike.models import EncoderConfig, backbone_spec, create_encoder, refuse_existing_model, save_model
 
     refuse_existing_model(out)
     widths = _widths(head)
+    if embed_from is None and weights in backbone_spec(backbone).published:
+        embed_from = "backbone"
     config = EncoderConfig.for_backbone(backbone, image_size=image_size, preprocess=preprocess, head=widths,
-                                        trainable_from=trainable_from)
+                                        trainable_from=trainable_from, embed_from=embed_from)
     encoder = create_encoder(config, weights=weights, seed=seed)
     typer.echo(f"model {save_model(encoder, out)}: {backbone} ({encoder.origin['init']} weights), "
                f"{config.image_size} px, "
@@ -382,6 +395,7 @@ def index(
             report = session.index(folder, prune=prune, index_kind=index_kind, on_plan=on_plan,
                                    on_progress=on_progress)
     _warn_skipped(report.skipped)
+    _say_start(session)
     missing = ""
     if report.missing:
         missing = f", {report.removed} removed" if prune else f", {report.missing} gone from disk (use --prune)"
@@ -529,6 +543,7 @@ def enroll(
     for path, count in report.crowded.items():
         _say(f"warning: {path}: {count} faces (regions) found; enrolled the largest")
     images = sum(report.enrolled.values())
+    _say_start(session)
     typer.echo(f"enrolled {len(report.enrolled)} identities ({images} images) in {report.gallery}; "
                f"{report.identities} identities in all")
 

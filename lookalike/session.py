@@ -47,6 +47,7 @@ from lookalike.images import Encoded, ImageInput, InMemory, Item, gather
 from lookalike.indexing import IndexReport, index_folder, remove_paths
 from lookalike.match import Recognition
 from lookalike.model import Model, create_model
+from lookalike.models.starts import default_start
 from lookalike.search import SearchReport, search_gallery
 from lookalike.uploads import UploadDecoder
 from lookalike.verification import (
@@ -103,6 +104,8 @@ class Session:
         self.uploads = uploads
         self._model = self._adopt(as_model(model, settings))
         self._reader: GalleryStore | None = None
+        self.started_with: str | None = None
+        """What the default model is, when this session made one for a new gallery; None otherwise."""
         self._opening = threading.Lock()
         self._writing = threading.Lock()
         if gallery_exists(gallery):
@@ -129,13 +132,16 @@ class Session:
     @property
     def model(self) -> Model:
         """The model that embeds for this gallery: the one given, else the gallery's own copy, else (for a gallery
-        still to be made) a new random-init ResNet-18."""
+        still to be made) the default start (see lookalike.models.starts), which `started_with` then describes."""
         with self._opening:
             if self._model is None:
                 if gallery_exists(self.location):
                     self._open_reader()
                 else:
-                    self._model = self._adopt(create_model(settings=self.settings))
+                    start = default_start()
+                    self._model = self._adopt(create_model(start.config, weights=start.weights,
+                                                           settings=self.settings))
+                    self.started_with = start.describe()
             assert self._model is not None
             return self._model
 
