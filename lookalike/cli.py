@@ -296,6 +296,7 @@ def train(
     Under torchrun (torchrun --nproc-per-node N -m lookalike.cli train ...) the processes share each batch and
     gather SimCLR's negatives across them; --batch-size is then the global batch.
     """
+    from lookalike.diagnostics import verdict
     from lookalike.objectives.choice import ObjectiveChoice
     from lookalike.training import TrainSettings, resume_training, train_folder
 
@@ -331,6 +332,9 @@ def train(
                + f", final loss {last.train_loss:.4f}"
                + (f", validation triplet accuracy {accuracy:.3f}" if accuracy is not None else "")
                + f"; saved to {run.report.model_dir}")
+    sentence = verdict(run.report.history[0].validation, last.validation)
+    if sentence:
+        typer.echo(sentence)
 
 
 @app.command()

@@ -1,5 +1,6 @@
 """The loss curve of a training run as a PNG: training loss, validation loss, and the validation triplet accuracy
-on its own axis, since a loss alone says little about whether the embedding orders images correctly."""
+on its own axis, since a loss alone says little about whether the embedding orders images correctly. Below them, when
+the run measured them, the label-free diagnostics (lookalike.diagnostics), one small panel each."""
 
 from __future__ import annotations
 
@@ -8,13 +9,30 @@ from pathlib import Path
 from lookalike.report.figure import pyplot, save_png
 
 CURVES_FILE = "curves.png"
+DIAGNOSTICS = {"valid_alignment": "alignment (lower: views agree)",
+               "valid_uniformity": "uniformity (lower: spread out)",
+               "valid_effective_rank": "effective rank (higher: more dims used)"}
 
 
 def plot_curves(rows: list[dict], path: str | Path, title: str = "training") -> Path:
     plt = pyplot()
 
     epochs = [row["epoch"] for row in rows]
-    figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=110)
+    measured = {key: [(row["epoch"], row[key]) for row in rows if row.get(key) is not None] for key in DIAGNOSTICS}
+    measured = {key: points for key, points in measured.items() if points}
+    if measured:
+        figure = plt.figure(figsize=(7, 6.2), dpi=110, layout="constrained")
+        grid = figure.add_gridspec(2, len(measured), height_ratios=(2, 1))
+        loss_axis = figure.add_subplot(grid[0, :])
+        for column, (key, points) in enumerate(measured.items()):
+            axis = figure.add_subplot(grid[1, column])
+            axis.plot(*zip(*points), "o-", color="tab:purple", markersize=3)
+            axis.set_title(DIAGNOSTICS[key], fontsize="small")
+            axis.set_xlabel("epoch", fontsize="small")
+            axis.tick_params(labelsize="x-small")
+            axis.grid(alpha=0.3)
+    else:
+        figure, loss_axis = plt.subplots(figsize=(7, 4), dpi=110)
     loss_axis.plot(epochs, [row["train_loss"] for row in rows], "o-", label="train loss")
     valid = [(row["epoch"], row["valid_loss"]) for row in rows if row.get("valid_loss") is not None]
     if valid:

@@ -19,8 +19,10 @@ def pyplot():
 
 
 def save_png(figure, path: str | Path) -> Path:
-    """Lay out, write atomically (a reader never sees half a PNG) and close the figure."""
-    figure.tight_layout()
+    """Lay out (unless the figure brought its own layout engine), write atomically (a reader never sees half a PNG)
+    and close the figure."""
+    if figure.get_layout_engine() is None:
+        figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     pyplot().close(figure)

@@ -2,7 +2,8 @@
 
 The headline number is the seed's: the share of validation triplets (an image's first view, its second view, the
 first view of another image) with d(anchor, positive) < d(anchor, negative). It needs no labels and means the same
-for every objective.
+for every objective. The label-free diagnostics of lookalike.diagnostics (alignment, uniformity, effective rank)
+are measured on the same embeddings.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from lookalike.diagnostics import measure
 from lookalike.objectives import Objective, random_derangement, squared_l2
 
 _VIEW_SEED_OFFSET = 7919  # validation views must not coincide with any training epoch's draws
@@ -39,8 +41,8 @@ class FixedValidation:
 
     @torch.no_grad()
     def evaluate(self, encoder: nn.Module, objective: Objective, prepare: Callable, run: Callable) -> dict:
-        """Validation loss and triplet accuracy. `prepare` moves a uint8 batch to the device and normalises it;
-        `run` calls a function under the training precision."""
+        """Validation loss, triplet accuracy and the label-free diagnostics. `prepare` moves a uint8 batch to the
+        device and normalises it; `run` calls a function under the training precision."""
         losses, weights, embeddings_first, embeddings_second = [], [], [], []
         generator = torch.Generator().manual_seed(self.seed + _VIEW_SEED_OFFSET)
         for start in range(0, len(self), self.batch_size):
@@ -58,6 +60,7 @@ class FixedValidation:
         return {
             "valid_loss": sum(loss * w for loss, w in zip(losses, weights)) / sum(weights) if weights else None,
             "valid_triplet_accuracy": float((d_ap < d_an).float().mean()),
+            **measure(anchors, positives),
         }
 
 

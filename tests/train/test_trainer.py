@@ -60,6 +60,9 @@ def test_a_run_writes_a_loadable_model_its_log_curves_and_a_checkpoint(images, t
                for row in report.history)
     log = (out / "train_log.csv").read_text().splitlines()
     assert log[0].startswith("epoch,train_loss,") and "valid_triplet_accuracy" in log[0] and len(log) == 3
+    assert {"valid_alignment", "valid_uniformity", "valid_effective_rank"} <= set(log[0].split(","))
+    assert all(0 <= row.validation["valid_alignment"] <= 4 and -8 <= row.validation["valid_uniformity"] <= 0
+               and 1 <= row.validation["valid_effective_rank"] <= 3 for row in report.history)  # 3 images
     assert (out / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert load_model(out).origin["training"]["epochs_done"] == 2
 
