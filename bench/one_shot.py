@@ -1,6 +1,6 @@
 """One-shot identity on people the encoder never saw: recognition top-1, open-set rejection at the calibrated τ,
-and verification EER, for a lookalike encoder trained here against Eigenfaces, raw pixels and an untrained ResNet
-(and, on aligned faces, dlib's pretrained face encoder).
+and verification EER, for a lookalike encoder trained here against Eigenfaces, raw pixels and the same encoder as its
+training started (and, on aligned faces, dlib's pretrained face encoder).
 
 Protocol (labels choose the split and score the results; training reads them only with --labels folders, and then
 only the training people's):
@@ -185,7 +185,7 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
                                                  per_identity=args.per_identity),
             image_size=args.image_size, views=args.views, labels=args.labels, preprocess=args.preprocess,
             valid_fraction=args.valid_fraction, embed_from=args.embed_from, weights=args.weights,
-            trainable_from=args.trainable_from,
+            trainable_from=args.trainable_from, backbone=args.backbone,
             callbacks=Callbacks(say=print, on_epoch=lambda r: print(f"epoch {r.epoch}: loss {r.train_loss:.4f}",
                                                                     flush=True)),
         )
@@ -197,12 +197,13 @@ def one_split(args, seed: int) -> tuple[dict[str, dict], str]:
     train, evaluation = kept(train, pixels), kept(evaluation, pixels)
     train_pixels = torch.stack([pixels[p] for paths in train.values() for p in paths])
     trained_model = load_model(out / "model")
-    untrained = create_encoder(trained_model.config, seed=seed)  # as training started: the same layer is read
+    # The encoder as training started (random or published weights), read at the layer the trained one is read at.
+    untrained = create_encoder(trained_model.config, weights=args.weights, seed=seed)
     trained = f"lookalike, {args.objective} {'by identity' if args.labels else 'label-free'}, {args.epochs} epochs"
     methods = {
         f"raw pixels (grey, {args.preprocess})": raw_pixels,
         f"Eigenfaces (PCA-{args.components}, fit on the training people)": Eigenfaces(train_pixels, args.components),
-        "untrained ResNet-18": Embedder(untrained).embed_pixels,
+        f"{args.backbone} as training started ({args.weights or 'random weights'})": Embedder(untrained).embed_pixels,
         trained: Embedder(trained_model).embed_pixels,
         f"{trained}, whitened on the training people": Embedder(load_model(out / "model-whitened")).embed_pixels,
     }
@@ -253,7 +254,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--weight-decay", type=float, default=None)
     parser.add_argument("--margin", type=float, default=None, help="triplet margin (default: the objective's own)")
-    parser.add_argument("--weights", help="start from these backbone weights (a safetensors file) instead of random")
+    parser.add_argument("--backbone", default="resnet18", help="the registered backbone to train")
+    parser.add_argument("--weights", help="start from these backbone weights (a published name such as imagenet, or "
+                                          "a safetensors file) instead of random")
     parser.add_argument("--trainable-from", help="first backbone stage to train (default with --weights: the "
                                                  "backbone's choice)")
     parser.add_argument("--embed-from", choices=["head", "backbone"], default=None,

@@ -4,8 +4,8 @@ Trains on the folder with `lookalike.training.train_folder` (labels never read),
 names as labels: every image queries all the others (cosine, itself excluded), reported on two galleries:
 - all images, which training saw without labels (the transductive use: organise the folder you trained on);
 - only the images the run held out for validation, which training never saw.
-Baselines, on the same images and galleries: the same architecture with its initial random weights, and raw pixels
-(the image at the model's input size, flattened and L2-normalised).
+Baselines, on the same images and galleries: the same encoder as its training started (random or published weights),
+and raw pixels (the image at the model's input size, flattened and L2-normalised).
 
     .venv/bin/python bench/train_quality.py ../shared/data/flowers_recognition --out bench-output/flowers-triplet
 """
@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument("--mining", help="Triplet mining (default: semihard).")
     parser.add_argument("--views", default="seed")
     parser.add_argument("--image-size", type=int, default=64)
+    parser.add_argument("--backbone", default="resnet18")
+    parser.add_argument("--weights", help="published weights (imagenet) or a safetensors file to start from")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=3e-4)
@@ -61,7 +63,7 @@ def main() -> None:
         args.folder, args.out,
         objective=run_objective,
         settings=TrainSettings(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed),
-        image_size=args.image_size, views=args.views,
+        image_size=args.image_size, views=args.views, backbone=args.backbone, weights=args.weights,
         callbacks=Callbacks(say=print, on_epoch=lambda row: print(
             f"epoch {row.epoch}: loss {row.train_loss:.4f}, active {row.statistics.get('active', float('nan')):.3f}, "
             f"valid triplet accuracy {row.validation['valid_triplet_accuracy']:.3f}", flush=True)),
@@ -73,11 +75,14 @@ def main() -> None:
     valid_paths = set(run.valid_paths)
     held_out = [i for i, path in enumerate(paths) if path in valid_paths]
     trained = load_model(args.out)
-    untrained = create_encoder(trained.config, seed=args.seed)  # the trained encoder as it started: same layer read
-    pixels = torch.cat([batch.pixels for batch in iter_decoded_batches(paths, args.image_size)]).flatten(1).float()
+    # The trained encoder as it started (random or published weights), read at the same layer.
+    untrained = create_encoder(trained.config, weights=args.weights, seed=args.seed)
+    size = trained.config.image_size
+    pixels = torch.cat([batch.pixels for batch in iter_decoded_batches(paths, size)]).flatten(1).float()
     candidates = {
         "raw pixels": torch.nn.functional.normalize(pixels, dim=1).numpy(),
-        "untrained ResNet-18": Embedder(untrained).embed_paths(paths).vectors,
+        f"{args.backbone} as training started ({args.weights or 'random weights'})":
+        Embedder(untrained).embed_paths(paths).vectors,
         f"trained ({', '.join(map(str, run_objective.describe().values()))}, {args.views} views)":
         Embedder(trained).embed_paths(paths).vectors,
     }
