@@ -12,6 +12,8 @@ after the image rather than before it. The trunk pads the same way, exactly so f
 
 from __future__ import annotations
 
+import importlib.metadata
+import pickle
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -112,8 +114,6 @@ def _block_names() -> list[str]:
 
 def weights_path() -> Path:
     """Where the weights package put its file, found without importing the package."""
-    import importlib.metadata
-
     try:
         files = importlib.metadata.files(WEIGHTS_PACKAGE) or []
     except importlib.metadata.PackageNotFoundError:
@@ -137,7 +137,7 @@ def imagenet_weights() -> dict[str, torch.Tensor]:
     path = weights_path()
     try:
         legacy = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure to read the file is the same failure to the user
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as err:  # unreadable, truncated, or not weights
         raise LookalikeError(f"{path}: could not read the ImageNet weights of {NAME} ({err})") from None
     names = _block_names()
     return {_trunk_key(key, names): value for key, value in legacy.items()}
