@@ -15,6 +15,7 @@ from pathlib import Path
 from lookalike import __version__
 from lookalike.data import find_images, label_for, split_indices
 from lookalike.data.public_sets import demo_images
+from lookalike.diagnostics import verdict
 from lookalike.gallery import Gallery
 from lookalike.indexing import IndexReport
 from lookalike.metrics import RetrievalScores, retrieval_scores
@@ -27,6 +28,7 @@ from lookalike.report.html import Section, write_report
 from lookalike.search import QueryResult
 from lookalike.session import Session
 from lookalike.training import Callbacks, TrainSettings, train_folder
+from lookalike.training.history import LOG_FILE, read_log
 
 GRID_QUERIES = 6
 GRID_HITS = 8
@@ -187,6 +189,13 @@ def _verdict(evaluations: list[Evaluation]) -> list[str]:
             "identity for such data."]
 
 
+def _diagnostics(model_dir: Path) -> list[str]:
+    """The diagnostics' one-sentence verdict, from the run's first and last logged epochs."""
+    rows = read_log(model_dir / LOG_FILE)
+    sentence = verdict(rows[0], rows[-1]) if rows else None
+    return [sentence] if sentence else []
+
+
 def _report_sections(data_dir, description, config, model_dir, evaluations, chance, grid, curves, seconds):
     best = evaluations[-1]
     trained = model_dir is not None
@@ -218,7 +227,8 @@ def _report_sections(data_dir, description, config, model_dir, evaluations, chan
             "similarity; green frames share the query's folder, red ones do not."]),
         *([Section("Training", figures=[curves], notes=[
             "Loss per epoch, and the share of validation triplets (held-out images, fixed views) whose positive "
-            "is nearer than their negative."])] if curves else []),
+            "is nearer than their negative. Below, the label-free diagnostics on the same views: alignment, "
+            "uniformity and effective rank.", *_diagnostics(model_dir)])] if curves else []),
         Section(f"Skipped files ({len(best.index.skipped)})",
                 items=[str(bad) for bad in best.index.skipped] or ["none"]),
     ]

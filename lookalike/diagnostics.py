@@ -63,6 +63,9 @@ def verdict(first: Mapping[str, float | None], last: Mapping[str, float | None])
     figures = f"alignment {a0:.3f} → {a1:.3f}, uniformity {u0:.2f} → {u1:.2f}, effective rank {r0:.1f} → {r1:.1f}"
     if r1 <= COLLAPSED_RANK or u1 >= COLLAPSED_UNIFORMITY:
         return f"The embedding collapsed: its points crowd together ({figures}); do not trust this model."
+    if (a0, u0, r0) == (a1, u1, r1):
+        return (f"After one epoch the embedding is not collapsed (alignment {a1:.3f}, uniformity {u1:.2f}, effective "
+                f"rank {r1:.1f}); a trend needs more epochs.")
     spread = "spread the embedding out" if u1 < u0 or r1 > r0 else "narrowed the embedding"
     aligned = "pulled views of one image together" if a1 < a0 else "let views of one image drift apart"
     return f"Training {spread} and {aligned} ({figures}, first epoch to last)."

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from imagegen import TINY_CONFIG
 
@@ -18,6 +20,7 @@ def test_demo_trains_then_reports_both_encoders_and_reuses_its_work(image_folder
     assert result.chance_precision_at_1 == pytest.approx(1 / 3)
     untrained, trained = (e.scores.map_at_r for e in result.evaluations)
     assert ("Training raised" if trained >= untrained else "Training lowered") in page
+    assert re.search(r"effective rank \d+\.\d", page)  # the label-free diagnostics' verdict, with its figures
     assert any(line.startswith("training ") for line in lines) and any("report:" in line for line in lines)
 
     lines.clear()

@@ -35,4 +35,5 @@ def test_the_verdict_names_a_collapse_and_a_healthy_run():
     collapsed = measure(torch.eye(8)[[0, 0, 0, 0]], torch.eye(8)[[0, 0, 0, 0]])
     assert verdict(healthy_start, healthy_end).startswith("Training spread the embedding out and pulled views")
     assert verdict(healthy_start, collapsed).startswith("The embedding collapsed")
+    assert verdict(healthy_end, healthy_end).startswith("After one epoch the embedding is not collapsed")
     assert verdict({}, healthy_end) is None

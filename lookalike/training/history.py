@@ -70,5 +70,11 @@ def write_history(history: list[EpochRow], path: str | Path) -> Path:
     return Path(path)
 
 
+def read_log(path: str | Path) -> list[dict[str, float]]:
+    """The rows `write_history` wrote, as numbers (a column a row left empty is absent from it)."""
+    with open(path, newline="", encoding="utf-8") as file:
+        return [{key: float(value) for key, value in row.items() if value} for row in csv.DictReader(file)]
+
+
 def _cell(value: object) -> object:
     return f"{value:.6g}" if isinstance(value, float) else value
