@@ -16,11 +16,19 @@ def test_output_is_unit_length_with_the_configured_dimension():
     torch.testing.assert_close(out.norm(dim=1), torch.ones(3))
 
 
-@pytest.mark.parametrize(("backbone", "features"), [("resnet18", 512), ("resnet34", 512), ("resnet50", 2048)])
+@pytest.mark.parametrize(("backbone", "features"), [("resnet18", 512), ("resnet34", 512), ("resnet50", 2048),
+                                                    ("resnet18-small", 512), ("efficientnet-lite0", 1280)])
 def test_each_backbone_feeds_the_head_its_feature_width(backbone, features):
     encoder = create_encoder(EncoderConfig(backbone=backbone, image_size=32, head=(8,)))
     assert encoder.features(torch.randn(2, 3, 32, 32)).shape == (2, features)
     assert encoder.head[0].in_features == features
+
+
+def test_the_small_image_resnet_keeps_the_whole_image_for_its_first_block():
+    trunk = create_encoder(EncoderConfig.for_backbone("resnet18-small", head=(8,))).backbone
+    assert EncoderConfig.for_backbone("resnet18-small").image_size == 32
+    stem = torch.nn.Sequential(trunk.conv1, trunk.bn1, trunk.relu, trunk.maxpool, trunk.layer1)
+    assert stem(torch.randn(1, 3, 32, 32)).shape == (1, 64, 32, 32)  # the plain ResNet-18's: (1, 64, 8, 8)
 
 
 def test_default_head_follows_the_seed_recipe():
