@@ -32,8 +32,8 @@ from lookalike.workspace import ModelLike  # noqa: E402
 
 def open(gallery: str | Path, model: ModelLike = None, *, settings: EmbedSettings = EmbedSettings()) -> Session:
     """Open the gallery at `gallery` with its model (or `model`, which must be the one that built it). A gallery that
-    does not exist yet is created by the first `Session.index` or `Session.enrol`, with `model` or a new random-init
-    ResNet-18."""
+    does not exist yet is created by the first `Session.index` or `Session.enrol`, with `model` or the default start
+    (lookalike.models.starts: the best pretrained network available offline)."""
     return Session(gallery, model, settings=settings)
 
 

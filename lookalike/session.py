@@ -9,7 +9,7 @@ Threads may share one session (a web server does). Queries go through one read-o
 the latest commit before each query, so images that another process indexed or enrolled meanwhile are found.
 Changes go through a writable handle of their own, one change at a time, so readers wait at most for a commit and
 two writers never race. A gallery that does not exist yet is created by the first change (index or enrol), with the
-session's model, or a new random-init ResNet-18 when none was given.
+session's model, or the default start (lookalike.models.starts) when none was given.
 """
 
 from __future__ import annotations
