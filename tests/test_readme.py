@@ -36,7 +36,7 @@ def test_the_readme_python_example_runs_on_real_photos(tmp_path, monkeypatch):
     assert printed.getvalue().startswith(f"{count} 0 []")
     best, path, vectors = scope["best"], scope["path"], scope["vectors"]
     assert best.path == best.image.path == str(path.resolve()) and best.score >= 0.99
-    assert vectors.shape == (4, 256) and vectors.dtype == np.float32
+    assert vectors.shape == (4, 1280) and vectors.dtype == np.float32  # the default start: EfficientNet-Lite0
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
     np.testing.assert_allclose(vectors[3], vectors[1], atol=1e-6)  # the file's bytes: the file's vector
     assert (vectors @ vectors[1]).min() > 0.9998  # its pixels, decoded in full (see the README)
