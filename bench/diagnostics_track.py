@@ -22,6 +22,7 @@ import record
 from scipy.stats import spearmanr
 from simclr_probe import split_by_class
 
+from lookalike.diagnostics import COLUMNS as DIAGNOSTICS
 from lookalike.embed import EmbedSettings
 from lookalike.evaluate import evaluate
 from lookalike.models.storage import CONFIG_FILE, WEIGHTS_FILE
@@ -29,7 +30,6 @@ from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.training import Callbacks, TrainSettings, train_folder
 from lookalike.training.history import EpochRow
 
-DIAGNOSTICS = ("valid_alignment", "valid_uniformity", "valid_effective_rank")
 SCORES = {"probe top-1": lambda e: e.probe.top1, "kNN top-1": lambda e: e.knn_top1,
           "P@1": lambda e: e.retrieval.precision_at_1, "mAP@R": lambda e: e.retrieval.map_at_r}
 

@@ -17,6 +17,11 @@ from collections.abc import Mapping
 
 import torch
 
+COLUMNS = ("valid_alignment", "valid_uniformity", "valid_effective_rank")
+"""The diagnostics' names in train_log.csv, in this order everywhere."""
+SAMPLE = 4096
+"""At most this many validation images are measured: uniformity looks at every pair (8 M here), and a rank
+measured on a fixed number of images compares across runs of any size."""
 UNIFORMITY_T = 2.0
 COLLAPSED_RANK = 2.0
 """An effective rank at or below this is a collapse, whatever the width."""
@@ -48,18 +53,17 @@ def effective_rank(embeddings: torch.Tensor) -> float:
 
 
 def measure(first: torch.Tensor, second: torch.Tensor) -> dict[str, float]:
-    """The three diagnostics of a batch of view pairs, under the names the training log uses."""
-    return {"valid_alignment": alignment(first, second), "valid_uniformity": uniformity(first),
-            "valid_effective_rank": effective_rank(first)}
+    """The three diagnostics of the first `SAMPLE` view pairs, under the names the training log uses."""
+    first, second = first[:SAMPLE], second[:SAMPLE]
+    return dict(zip(COLUMNS, (alignment(first, second), uniformity(first), effective_rank(first))))
 
 
 def verdict(first: Mapping[str, float | None], last: Mapping[str, float | None]) -> str | None:
     """One sentence on what training did to the embedding, from the first and last epochs' diagnostics (None when
     the run measured none)."""
-    keys = ("valid_alignment", "valid_uniformity", "valid_effective_rank")
-    if any(first.get(key) is None or last.get(key) is None for key in keys):
+    if any(first.get(key) is None or last.get(key) is None for key in COLUMNS):
         return None
-    (a0, u0, r0), (a1, u1, r1) = ([float(row[key]) for key in keys] for row in (first, last))  # type: ignore[arg-type]
+    (a0, u0, r0), (a1, u1, r1) = ([float(row[key]) for key in COLUMNS] for row in (first, last))  # type: ignore[arg-type]
     figures = f"alignment {a0:.3f} → {a1:.3f}, uniformity {u0:.2f} → {u1:.2f}, effective rank {r0:.1f} → {r1:.1f}"
     if r1 <= COLLAPSED_RANK or u1 >= COLLAPSED_UNIFORMITY:
         return f"The embedding collapsed: its points crowd together ({figures}); do not trust this model."

@@ -37,3 +37,11 @@ def test_the_verdict_names_a_collapse_and_a_healthy_run():
     assert verdict(healthy_start, collapsed).startswith("The embedding collapsed")
     assert verdict(healthy_end, healthy_end).startswith("After one epoch the embedding is not collapsed")
     assert verdict({}, healthy_end) is None
+
+
+def test_only_the_first_sample_of_a_large_validation_set_is_measured(monkeypatch):
+    from lookalike import diagnostics
+
+    monkeypatch.setattr(diagnostics, "SAMPLE", 4)
+    spread, crowded = torch.eye(8)[:4], torch.eye(8)[[0] * 4]
+    assert measure(torch.cat([spread, crowded]), torch.cat([spread, crowded])) == measure(spread, spread)

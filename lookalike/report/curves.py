@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lookalike.diagnostics import COLUMNS
 from lookalike.report.figure import pyplot, save_png
 
 CURVES_FILE = "curves.png"
-DIAGNOSTICS = {"valid_alignment": "alignment (lower: views agree)",
-               "valid_uniformity": "uniformity (lower: spread out)",
-               "valid_effective_rank": "effective rank (higher: more dims used)"}
+DIAGNOSTICS = dict(zip(COLUMNS, ("alignment (lower: views agree)", "uniformity (lower: spread out)",
+                                 "effective rank (higher: more dims used)")))
 
 
 def plot_curves(rows: list[dict], path: str | Path, title: str = "training") -> Path:
