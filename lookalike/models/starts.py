@@ -20,6 +20,8 @@ FALLBACK = "resnet18"
 
 @dataclass(frozen=True)
 class Start:
+    """A new model as the default makes it: its architecture and the weights its backbone starts from."""
+
     config: EncoderConfig
     weights: str | None
     """A published source of the backbone ("imagenet"), or None for random weights."""
