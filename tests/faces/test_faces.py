@@ -5,6 +5,7 @@ views that keep the face."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import sys
@@ -126,7 +127,7 @@ def test_without_the_faces_extra_each_use_says_how_to_install_it(monkeypatch):
     for cache in caches:
         cache.cache_clear()
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib now fails
-    monkeypatch.setattr(dlib_files.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # no package installed
     try:
         with pytest.raises(FacesNotInstalled, match=r"pip install 'lookalike\[faces\]'"):
             stage_named("faces").regions(Image.new("RGB", (64, 64)), 150)
