@@ -60,6 +60,9 @@ def _row(*fields: object, delimiter: str = ",") -> None:
     typer.echo(line.getvalue())
 
 
+GRID_GROUPS = 50
+"""Groups drawn by `duplicates --grid`: a contact sheet stays a picture one can look through."""
+
 GalleryOption = Annotated[Path, typer.Option("--gallery", "-g", help="Gallery folder.")]
 ModelOption = Annotated[
     Path | None, typer.Option("--model", "-m", help="Model folder (default: the copy kept in the gallery).")
@@ -457,6 +460,63 @@ def search(
         from lookalike.report.grid import render_grid
 
         _say(f"grid: {render_grid(report.results, grid)}")
+
+
+@app.command()
+def duplicates(
+    gallery: GalleryOption,
+    threshold: Annotated[float | None, typer.Option(
+        min=-1.0, max=1.0, help="Cosine similarity at or above which images are grouped (default: the level "
+                                "measured for the gallery's model on copies of its own photos).")] = None,
+    similar: Annotated[bool, typer.Option(
+        "--similar", help="Group at the looser measured level: other framings of one scene, not only copies.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of CSV.")] = False,
+    grid: Annotated[Path | None, typer.Option(
+        help=f"Also draw the first {GRID_GROUPS} groups as a PNG contact sheet here, one row per group.")] = None,
+    rebuild: Annotated[bool, typer.Option(
+        help="Search for every image's neighbours again, not only for the images added since the last run.")] = False,
+    batch_size: BatchOption = 64,
+    workers: WorkersOption = None,
+    device: DeviceOption = None,
+    precision: PrecisionOption = "auto",
+) -> None:
+    """Group near-duplicates: the same photo saved again, resized, trimmed, re-exposed or softened.
+
+    Prints CSV rows group,path (and box, for the regions a face model found), largest group first. No image is
+    ever in two groups, and a group holds only images that are all alike to each other.
+    """
+    if grid is not None and grid.is_dir():
+        raise LookalikeError(f"--grid {grid} is a folder; name the PNG file to write")
+    with _progress() as bars:
+        on_search = bars.counter("searching for neighbours")
+        on_measure = bars.counter("measuring what a duplicate is")
+        with _session(gallery, settings=_settings(batch_size, workers, device, precision)) as session:
+            report = session.duplicates(threshold=threshold, level="similar" if similar else "duplicate",
+                                        rebuild=rebuild, on_search=on_search, on_measure=on_measure)
+    if report.levels is not None:
+        _say(f"levels for this gallery's model: {report.levels.describe()}")
+    grouped = sum(len(group.images) for group in report.groups)
+    kind = "similar images" if similar else "near-duplicates"
+    _say(f"{len(report.groups)} group{'s' * (len(report.groups) != 1)} of {kind} ({grouped} of {report.images} "
+         f"images) at similarity ≥ {report.threshold:.4f}; searched for the neighbours of {report.searched} new "
+         f"image{'s' * (report.searched != 1)}")
+    if as_json:
+        typer.echo(json.dumps({
+            "threshold": report.threshold, "level": report.level,
+            "groups": [[{"path": image.path, "score": round(score, 6),
+                         **({"box": image.region} if image.region else {})}
+                        for image, score in zip(group.images, group.scores)] for group in report.groups],
+        }, indent=2))
+    else:
+        boxes = any(image.region for group in report.groups for image in group.images)
+        _row("group", "path", *(("box",) if boxes else ()))
+        for number, group in enumerate(report.groups, start=1):
+            for image in group.images:
+                _row(number, image.path, *((image.region,) if boxes else ()))
+    if grid is not None and report.groups:
+        from lookalike.report.grid import render_groups
+
+        _say(f"grid: {render_groups(report.groups[:GRID_GROUPS], grid)}")
 
 
 @app.command()

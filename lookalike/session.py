@@ -28,6 +28,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from lookalike.atomic import write_bytes_atomic
+from lookalike.collection import DuplicateReport, find_duplicates
 from lookalike.data import decode_rgb
 from lookalike.embed import EmbedSettings
 from lookalike.enrolment import (
@@ -207,6 +208,18 @@ class Session:
         except KeyError:
             raise _unknown(image_id) from None
         return image, store.search(vectors, k, exclude=[{image_id}] if exclude_self else None)[0]
+
+    # --- the whole collection ---
+
+    def duplicates(self, *, threshold: float | None = None, level: str = "duplicate", rebuild: bool = False,
+                   on_search: tuple[Callable[[int], None], Callable[[int], None]] | None = None,
+                   on_measure: tuple[Callable[[int], None], Callable[[int], None]] | None = None,
+                   ) -> DuplicateReport:
+        """Groups of near-duplicates (with `level="similar"`, of similar images), at a cosine similarity of
+        `threshold` or at the level measured for this gallery's model; see lookalike.collection.duplicates. Only the
+        images added since the last call are searched for, unless `rebuild`."""
+        return find_duplicates(self._store(), self.model, threshold=threshold, level=level, rebuild=rebuild,
+                               on_search=on_search, on_measure=on_measure)
 
     # --- verification and recognition ---
 

@@ -299,6 +299,16 @@ class Gallery:
             for row_scores, row_ids, skip in zip(scores.tolist(), ids.tolist(), excluded)
         ]
 
+    def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scores and ids of the ``k`` stored vectors nearest each query, straight from the index (approximate for
+        ``hnsw`` and ``ivf``), padded with id -1 and score -inf."""
+        queries = _unit_vectors(queries, self._manifest.dim, "queries")
+        if k < 1:
+            raise ValueError(f"k must be at least 1, not {k}")
+        with self._lock:
+            scores, ids = self._index.search(queries, k)
+        return np.where(ids >= 0, scores, -np.inf).astype(np.float32), ids.astype(np.int64)
+
     def _search_enrolled(self, catalog: Catalog, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids of the ``k`` enrolled images nearest each query, by exact inner product."""
         key = (catalog.data_version(), self._generation, self._changes)

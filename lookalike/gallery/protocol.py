@@ -94,6 +94,12 @@ class GalleryStore(Protocol):
         with ``enrolled_only``, among the images enrolled under an identity only (recognition's question)."""
         ...
 
+    def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` stored vectors nearest each query as two ``(len(queries), k)`` arrays, cosine similarities and
+        ids, best first, with id -1 where there are fewer: a whole collection's neighbours at once, without the
+        metadata that ``search`` reads for every hit."""
+        ...
+
     def identities(self) -> dict[str, int]:
         """Each enrolled identity with its number of images, sorted by name."""
         ...

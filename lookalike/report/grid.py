@@ -13,7 +13,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lookalike.atomic import write_atomic
+from lookalike.collection import DuplicateGroup
 from lookalike.data import BadImage, decode_rgb
+from lookalike.gallery import Hit
 from lookalike.search import QueryResult
 
 _PAD = 6
@@ -57,21 +59,24 @@ def render_grid(
     *,
     thumb: int = 128,
     query_labels: Sequence[str | None] | None = None,
+    leads: Sequence[str] | None = None,
 ) -> Path:
-    """Draw `results` as a PNG at `out` (written atomically) and return its path."""
+    """Draw `results` as a PNG at `out` (written atomically) and return its path; `leads` titles each row's first
+    image (default "query")."""
     if not results:
         raise ValueError("nothing to draw: no query results")
     labels = list(query_labels) if query_labels is not None else [None] * len(results)
+    titles = list(leads) if leads is not None else ["query"] * len(results)
     columns = 1 + max(len(result.hits) for result in results)
     cell_w, cell_h = thumb + 2 * _PAD, thumb + 2 * _PAD + _CAPTION
     canvas = Image.new("RGB", (columns * cell_w + _PAD, len(results) * cell_h), _BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     font = ImageFont.load_default(size=max(10, thumb // 10))
-    for row, (result, query_label) in enumerate(zip(results, labels)):
+    for row, (result, query_label, lead) in enumerate(zip(results, labels, titles)):
         y = row * cell_h
         name = result.query.name if isinstance(result.query, Path) else result.query
         cells: list[tuple[Path | str, str, str, tuple[int, int, int]]] = [
-            (result.query, "query", query_label or name, _QUERY)]
+            (result.query, lead, query_label or name, _QUERY)]
         cells += [
             (Path(hit.image.path), f"#{rank} {hit.score:.4f}", hit.image.label or Path(hit.image.path).name,
              _frame_colour(query_label, hit.image.label))
@@ -86,3 +91,11 @@ def render_grid(
     out = Path(out)
     write_atomic(out, lambda tmp: canvas.save(tmp, format="PNG"))
     return out
+
+
+def render_groups(groups: Sequence[DuplicateGroup], out: str | Path, *, thumb: int = 128) -> Path:
+    """A contact sheet of groups: one row each, its first image, then the others with their similarity to it."""
+    results = [QueryResult(Path(group.images[0].path),
+                           [Hit(image, score) for image, score in zip(group.images[1:], group.scores[1:])])
+               for group in groups]
+    return render_grid(results, out, thumb=thumb, leads=[f"group {n}" for n in range(1, len(groups) + 1)])

@@ -100,6 +100,15 @@ class MemoryStore:
             answers.append([Hit(image, score) for score, image in scored[:k]])
         return answers
 
+    def nearest(self, queries, k):
+        hits = self.search(queries, k)
+        scores = np.full((len(queries), k), -np.inf, np.float32)
+        ids = np.full((len(queries), k), -1, np.int64)
+        for row, row_hits in enumerate(hits):
+            scores[row, :len(row_hits)] = [hit.score for hit in row_hits]
+            ids[row, :len(row_hits)] = [hit.image.id for hit in row_hits]
+        return scores, ids
+
     def identities(self):
         names = sorted({image.identity for image in self.images() if image.identity is not None})
         return {name: sum(image.identity == name for image in self.images()) for name in names}
