@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from lookalike import uploads
+from lookalike.collection import LAYOUTS, MAP_SAMPLE
 from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError, NothingReadable
@@ -517,6 +518,88 @@ def duplicates(
         from lookalike.report.grid import render_groups
 
         _say(f"grid: {render_groups(report.groups[:GRID_GROUPS], grid)}")
+
+
+@app.command()
+def clusters(
+    gallery: GalleryOption,
+    min_size: Annotated[int, typer.Option(min=2, help="The fewest images a cluster holds.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of CSV.")] = False,
+    grid: Annotated[Path | None, typer.Option(
+        help=f"Also draw the first {GRID_GROUPS} clusters as a PNG contact sheet here, one row per cluster.")] = None,
+    rebuild: Annotated[bool, typer.Option(
+        help="Search for every image's neighbours again, not only for the images added since the last run.")] = False,
+) -> None:
+    """Cluster look-alikes without being told how many (HDBSCAN); with a face model, these are the people.
+
+    Prints CSV rows cluster,path (and box, for faces): identities named with `name-cluster` or `enroll` under their
+    name, then numbered clusters of the images no one has named, largest first, then -1 for images in no cluster.
+    """
+    if grid is not None and grid.is_dir():
+        raise LookalikeError(f"--grid {grid} is a folder; name the PNG file to write")
+    with _progress() as bars, _session(gallery) as session:
+        report = session.clusters(min_size=min_size, rebuild=rebuild,
+                                  on_search=bars.counter("searching for neighbours"))
+    unnamed = [cluster for cluster in report.clusters if not cluster.named]
+    _say(f"{len(unnamed)} unnamed cluster{'s' * (len(unnamed) != 1)} of at least {min_size}, "
+         f"{len(report.clusters) - len(unnamed)} named, {len(report.noise)} of {report.images} images in none; "
+         "name one with `lookalike name-cluster NUMBER NAME`")
+    rows = [(cluster.key, image) for cluster in report.clusters for image in cluster.images]
+    rows += [("-1", image) for image in report.noise]
+    if as_json:
+        typer.echo(json.dumps({"clusters": [
+            {"cluster": key, "path": image.path, **({"box": image.region} if image.region else {})}
+            for key, image in rows]}, indent=2))
+    else:
+        boxes = any(image.region for _, image in rows)
+        _row("cluster", "path", *(("box",) if boxes else ()))
+        for key, image in rows:
+            _row(key, image.path, *((image.region,) if boxes else ()))
+    if grid is not None and report.clusters:
+        from lookalike.report.grid import render_clusters
+
+        _say(f"grid: {render_clusters(report.clusters[:GRID_GROUPS], grid)}")
+
+
+@app.command("name-cluster")
+def name_cluster_command(
+    cluster: Annotated[str, typer.Argument(help="The cluster's number in the last `clusters` run.")],
+    name: Annotated[str, typer.Argument(help="The identity to enrol its images as (an existing one: a merge).")],
+    gallery: GalleryOption,
+    leave_out: Annotated[list[Path] | None, typer.Option(
+        "--except", help="An image of the cluster that is someone else (repeat for several): it stays unnamed.",
+    )] = None,
+) -> None:
+    """Enrol a cluster as an identity, so that `recognize` knows it and no re-run of `clusters` undoes it."""
+    with _session(gallery) as session:
+        naming = session.name_cluster(cluster, name, except_paths=leave_out or [])
+    merged = " (joining the images it had)" if naming.joined else ""
+    typer.echo(f"enrolled {naming.named} image{'s' * (naming.named != 1)} of cluster {cluster} as "
+               f"{printable(naming.identity)}{merged}")
+    if naming.kept:
+        _say(f"{naming.kept} image{'s' * (naming.kept != 1)} of the cluster already had another name and kept it")
+    if naming.left_out:
+        _say(f"{naming.left_out} image{'s' * (naming.left_out != 1)} left out (--except, or no longer in the gallery)")
+
+
+@app.command("map")
+def map_command(
+    gallery: GalleryOption,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The PNG file to write.")] = Path("map.png"),
+    colour_by: Annotated[str | None, typer.Option(
+        help="cluster (the last `clusters` run, and names), label (folder names) or none; default: clusters when "
+             "the gallery was clustered or has identities, else labels.")] = None,
+    method: Annotated[str | None, typer.Option(
+        help=f"Layout: {', '.join(LAYOUTS)} (default: umap where umap-learn is installed, else tsne).")] = None,
+    sample: Annotated[int, typer.Option(min=1, help="Lay out at most this many images, drawn at random.")] = MAP_SAMPLE,
+) -> None:
+    """Draw a 2-D map of the gallery: look-alikes near each other, coloured by cluster or label, with thumbnails."""
+    if out.is_dir():
+        raise LookalikeError(f"--out {out} is a folder; name the PNG file to write")
+    with _session(gallery) as session:
+        _say(f"laying out up to {sample:,} images (t-SNE takes about a minute for 5,000 on two cores)")
+        layout, by = session.map(out, colour_by=colour_by, method=method, sample=sample)
+    typer.echo(f"map: {out} ({len(layout.images):,} images by {layout.method}, coloured by {by})")
 
 
 @app.command()

@@ -28,7 +28,20 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from lookalike.atomic import write_bytes_atomic
-from lookalike.collection import DuplicateReport, find_duplicates
+from lookalike.collection import (
+    MAP_SAMPLE,
+    MIN_CLUSTER,
+    ClusterReport,
+    DuplicateReport,
+    Layout,
+    Naming,
+    Progress,
+    find_clusters,
+    find_duplicates,
+    groups_of,
+    lay_out,
+    name_cluster,
+)
 from lookalike.data import decode_rgb
 from lookalike.embed import EmbedSettings
 from lookalike.enrolment import (
@@ -212,14 +225,37 @@ class Session:
     # --- the whole collection ---
 
     def duplicates(self, *, threshold: float | None = None, level: str = "duplicate", rebuild: bool = False,
-                   on_search: tuple[Callable[[int], None], Callable[[int], None]] | None = None,
-                   on_measure: tuple[Callable[[int], None], Callable[[int], None]] | None = None,
-                   ) -> DuplicateReport:
+                   on_search: Progress | None = None, on_measure: Progress | None = None) -> DuplicateReport:
         """Groups of near-duplicates (with `level="similar"`, of similar images), at a cosine similarity of
         `threshold` or at the level measured for this gallery's model; see lookalike.collection.duplicates. Only the
         images added since the last call are searched for, unless `rebuild`."""
         return find_duplicates(self._store(), self.model, threshold=threshold, level=level, rebuild=rebuild,
                                on_search=on_search, on_measure=on_measure)
+
+    def clusters(self, *, min_size: int = MIN_CLUSTER, rebuild: bool = False,
+                 on_search: Progress | None = None) -> ClusterReport:
+        """Clusters of look-alikes (with a face model, the people), without a given number: named identities first,
+        then numbered clusters of the images no one has named, and the noise; see lookalike.collection.clusters."""
+        return find_clusters(self._store(), min_size=min_size, rebuild=rebuild, on_search=on_search)
+
+    def name_cluster(self, key: str, name: str, *, except_paths: Sequence[str | Path] = ()) -> Naming:
+        """Enrol numbered cluster `key` of the last `clusters` call as `name` (an existing name: a merge), leaving
+        out the images of `except_paths` (a split); see lookalike.collection.naming."""
+        self._store()
+        with self._changing() as store:
+            return name_cluster(store, key, name, except_paths=except_paths)
+
+    def map(self, out: str | Path, *, colour_by: str | None = None, method: str | None = None,
+            sample: int = MAP_SAMPLE) -> tuple[Layout, str]:
+        """Draw the gallery's embedding in 2-D to a PNG at `out`, coloured by cluster or label (see
+        lookalike.collection.layout and lookalike.report.map); returns the layout and the grouping used."""
+        from lookalike.report.map import draw_map
+
+        store = self._store()
+        layout = lay_out(store, method=method, sample=sample)
+        by, groups = groups_of(store, layout.images, colour_by)
+        draw_map(layout, groups, out)
+        return layout, by
 
     # --- verification and recognition ---
 

@@ -7,14 +7,13 @@ looser level, "similar", finds other framings of the same scene.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from lookalike.collection.grouping import group_without_chains
 from lookalike.collection.levels import Levels, gallery_levels
-from lookalike.collection.neighbours import update_neighbours
+from lookalike.collection.neighbours import Progress, update_neighbours
 from lookalike.errors import LookalikeError
 from lookalike.gallery import GalleryStore, StoredImage
 from lookalike.model import Model
@@ -45,8 +44,8 @@ def find_duplicates(
     threshold: float | None = None,
     level: str = "duplicate",
     rebuild: bool = False,
-    on_search: tuple[Callable[[int], None], Callable[[int], None]] | None = None,
-    on_measure: tuple[Callable[[int], None], Callable[[int], None]] | None = None,
+    on_search: Progress | None = None,
+    on_measure: Progress | None = None,
 ) -> DuplicateReport:
     """Groups of images at least `threshold` alike (cosine similarity of their embeddings), or with no threshold at
     the gallery's measured `level` ("duplicate" or "similar").

@@ -40,6 +40,9 @@ STATE_DIR = "collection"
 GRAPH_FILE = "neighbours.safetensors"
 _FORMAT = "lookalike-neighbours-1"
 
+Progress = tuple[Callable[[int], None], Callable[[int], None]]
+"""(on_plan, on_progress) for one long step: told how many items there are, then how many more are done."""
+
 
 @dataclass(frozen=True)
 class NeighbourGraph:

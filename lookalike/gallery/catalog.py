@@ -244,6 +244,11 @@ class Catalog:
         return self._db.execute("UPDATE images SET identity = ? WHERE identity = ?",
                                 (_to_sql(new), _to_sql(old))).rowcount
 
+    def set_identity(self, ids: Sequence[int], identity: str | None) -> int:
+        query = "UPDATE images SET identity = ? WHERE id IN (SELECT value FROM json_each(?))"
+        return self._db.execute(query, (None if identity is None else _to_sql(identity),
+                                        _json_list([int(id_) for id_ in ids]))).rowcount
+
     def ids_of(self, paths: Iterable[str]) -> list[int]:
         """The ids of those paths that are stored: text paths in one query, the rare byte paths one by one."""
         keys = [_to_sql(path) for path in paths]

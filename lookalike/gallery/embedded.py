@@ -244,6 +244,13 @@ class Gallery:
         with self._changing() as catalog:
             return catalog.rename_identity(old, new)
 
+    def set_identity(self, ids: Sequence[int], identity: str | None) -> int:
+        """Enrol the stored images `ids` as `identity` (None: as no one), vectors and ids unchanged; returns how
+        many there were."""
+        self.get(ids)  # every id must be stored
+        with self._changing() as catalog:
+            return catalog.set_identity(ids, identity)
+
     def remove(self, paths: Iterable[str]) -> int:
         """Forget these images and return how many were stored; paths that are not stored are ignored."""
         if isinstance(paths, str):

@@ -78,6 +78,11 @@ class GalleryStore(Protocol):
         """Re-label the images enrolled as ``old`` with ``new``; returns how many there were."""
         ...
 
+    def set_identity(self, ids: Sequence[int], identity: str | None) -> int:
+        """Enrol the stored images ``ids`` as ``identity``, or as no one with None, keeping their vectors and ids;
+        returns how many there were. ``KeyError`` for an unknown id."""
+        ...
+
     def remove(self, paths: Iterable[str]) -> int:
         """Forget every region of these files and return how many were stored; unknown paths are ignored."""
         ...

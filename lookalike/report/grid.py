@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from lookalike.atomic import write_atomic
-from lookalike.collection import DuplicateGroup
+from lookalike.collection import Cluster, DuplicateGroup
 from lookalike.data import BadImage, decode_rgb
 from lookalike.gallery import Hit
 from lookalike.search import QueryResult
@@ -99,3 +99,10 @@ def render_groups(groups: Sequence[DuplicateGroup], out: str | Path, *, thumb: i
                            [Hit(image, score) for image, score in zip(group.images[1:], group.scores[1:])])
                for group in groups]
     return render_grid(results, out, thumb=thumb, leads=[f"group {n}" for n in range(1, len(groups) + 1)])
+
+
+def render_clusters(clusters: Sequence[Cluster], out: str | Path, *, thumb: int = 128, per_row: int = 8) -> Path:
+    """A contact sheet of clusters: one row each, its first `per_row` images."""
+    results = [QueryResult(Path(cluster.images[0].path), [Hit(image, 1.0) for image in cluster.images[1:per_row]])
+               for cluster in clusters]
+    return render_grid(results, out, thumb=thumb, leads=[f"cluster {cluster.key}" for cluster in clusters])

@@ -80,6 +80,12 @@ class MemoryStore:
             self.rows[image.id] = (dataclasses.replace(image, identity=new), self.rows[image.id][1])
         return len(renamed)
 
+    def set_identity(self, ids, identity):
+        for id_ in ids:
+            image, vector = self.rows[id_]
+            self.rows[id_] = (dataclasses.replace(image, identity=identity), vector)
+        return len(ids)
+
     def remove(self, paths):
         doomed = [image.id for image in self.images() if image.path in set(paths)]
         for id_ in doomed:
