@@ -245,15 +245,21 @@ class Session:
         with self._changing() as store:
             return name_cluster(store, key, name, except_paths=except_paths)
 
-    def map(self, out: str | Path, *, colour_by: str | None = None, method: str | None = None,
-            sample: int = MAP_SAMPLE) -> tuple[Layout, str]:
-        """Draw the gallery's embedding in 2-D to a PNG at `out`, coloured by cluster or label (see
-        lookalike.collection.layout and lookalike.report.map); returns the layout and the grouping used."""
-        from lookalike.report.map import draw_map
-
+    def layout(self, *, colour_by: str | None = None, method: str | None = None,
+               sample: int = MAP_SAMPLE) -> tuple[Layout, str, list[str | None]]:
+        """The gallery's embedding in 2-D (see lookalike.collection.layout), the grouping chosen (cluster, label or
+        none) and each laid-out image's group."""
         store = self._store()
         layout = lay_out(store, method=method, sample=sample)
         by, groups = groups_of(store, layout.images, colour_by)
+        return layout, by, groups
+
+    def map(self, out: str | Path, *, colour_by: str | None = None, method: str | None = None,
+            sample: int = MAP_SAMPLE) -> tuple[Layout, str]:
+        """Draw `layout` to a PNG at `out` (see lookalike.report.map); returns the layout and the grouping used."""
+        from lookalike.report.map import draw_map
+
+        layout, by, groups = self.layout(colour_by=colour_by, method=method, sample=sample)
         draw_map(layout, groups, out)
         return layout, by
 

@@ -9,7 +9,8 @@ Safety, in one place:
 - every response carries the security headers, and only the Host names the server was started for are answered
   (see lookalike.web.security);
 - names from the file system are made printable before they are sent (see lookalike.text);
-- nothing a client sends is unpickled: uploads are only ever decoded as images by Pillow.
+- nothing a client sends is unpickled: uploads are only ever decoded as images by Pillow;
+- the collection views (duplicates, map) only read: the files they keep beside the gallery can always be made again.
 Endpoints are plain functions, so FastAPI runs them in its thread pool: requests are answered concurrently, and the
 session keeps the shared gallery consistent (see lookalike.session).
 """
@@ -33,6 +34,7 @@ from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from lookalike import __version__
+from lookalike.collection import MAP_SAMPLE
 from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.enrolment import MAX_IDENTITY_LENGTH
@@ -50,6 +52,8 @@ from lookalike.workspace import ModelLike
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 2**20
 THUMBNAIL_SIZE = 192
 MAX_K = 100
+MAX_GROUPS = 200
+"""Duplicate groups sent to the page at most, largest first: more is a list nobody reads, and `duplicates` has all."""
 STATIC = Path(__file__).parent / "static"
 
 _DECISIONS: dict[bool | None, Literal["same", "different", "undecided"]] = {
@@ -131,6 +135,32 @@ class GalleryOut(BaseModel):
     identities: dict[str, int]
     enrolment: bool  # whether POST /api/enroll is open (the server has a token)
     max_upload_bytes: int
+
+
+class MemberOut(BaseModel):
+    score: float  # cosine similarity to the group's first image (1 for the first itself)
+    image: ImageOut
+
+
+class DuplicatesOut(BaseModel):
+    threshold: float  # the cosine similarity at or above which images were grouped
+    level: str  # "duplicate" or "similar", a level measured for the gallery's model; "given" for a given threshold
+    groups: int  # every group found; `shown` holds the largest
+    shown: list[list[MemberOut]]
+
+
+class PointOut(BaseModel):
+    x: float
+    y: float
+    group: str | None  # cluster number or identity, or folder label; None: in none
+    image: ImageOut
+
+
+class MapOut(BaseModel):
+    method: str  # "umap", "tsne" or "pca"
+    colour_by: str  # "cluster", "label" or "none"
+    gallery_images: int  # `points` may be a random sample of these
+    points: list[PointOut]
 
 
 class HealthOut(BaseModel):
@@ -223,6 +253,29 @@ def search_image(service: Service, image_id: int, k: KOption = 10,
                  ) -> SearchOut:
     image, hits = service.search_from(image_id, k, exclude_self=exclude_self)
     return SearchOut(query=printable(Path(image.path).name), query_image=_image(image), hits=_hits(hits))
+
+
+@router.get("/duplicates", summary="Groups of near-duplicates (or of similar images) in the gallery")
+def duplicates(service: Service,
+               similar: Annotated[bool, Query(description="Group at the looser level: other shots of one scene.",
+                                              )] = False,
+               threshold: Annotated[float | None, Query(ge=-1, le=1, description="Cosine similarity; default: the "
+                                                        "level measured for the gallery's model.")] = None,
+               ) -> DuplicatesOut:
+    report = service.duplicates(threshold=threshold, level="similar" if similar else "duplicate")
+    return DuplicatesOut(threshold=report.threshold, level=report.level, groups=len(report.groups), shown=[
+        [MemberOut(score=score, image=_image(image)) for image, score in zip(group.images, group.scores)]
+        for group in report.groups[:MAX_GROUPS]])
+
+
+@router.get("/map", summary="The gallery's embedding laid out in 2-D, each image with its cluster or label")
+def collection_map(service: Service, sample: Annotated[int, Query(ge=1, le=MAP_SAMPLE, description="Images laid "
+                                                                   "out at most, drawn at random.")] = MAP_SAMPLE,
+                   ) -> MapOut:
+    layout, by, groups = service.layout(sample=sample)
+    return MapOut(method=layout.method, colour_by=by, gallery_images=layout.gallery_images, points=[
+        PointOut(x=float(x), y=float(y), group=_shown(group), image=_image(image))
+        for (x, y), group, image in zip(layout.points.tolist(), groups, layout.images)])
 
 
 @router.post("/verify", summary="Do two images show the same identity")

@@ -240,3 +240,23 @@ def test_a_missing_gallery_or_an_empty_token_is_refused_before_serving(tmp_path,
         create_app(tmp_path / "nothing")
     with pytest.raises(LookalikeError, match="token is empty"):
         create_app(indexed[1], token=" ")
+
+
+def test_duplicates_and_the_map_of_the_collection(writable_gallery):
+    with TestClient(create_app(writable_gallery, settings=SETTINGS), base_url=LOCAL) as client:
+        answer = client.get("/api/duplicates", params={"threshold": 0.999})
+        assert answer.status_code == 200, answer.text
+        duplicates = answer.json()
+        assert duplicates["level"] == "given" and duplicates["groups"] == len(duplicates["shown"]) >= 1
+        for group in duplicates["shown"]:
+            assert len(group) >= 2 and group[0]["score"] == pytest.approx(1.0)
+            assert all(member["score"] >= 0.999 - 1e-6 for member in group)
+            assert all(member["image"]["thumbnail"].startswith("/api/images/") for member in group)
+        assert client.get("/api/duplicates", params={"threshold": 2}).status_code == 422
+
+        answer = client.get("/api/map", params={"sample": 9})
+        assert answer.status_code == 200, answer.text
+        laid_out = answer.json()
+        assert (laid_out["method"], laid_out["colour_by"], laid_out["gallery_images"]) == ("pca", "label", 12)
+        assert len(laid_out["points"]) == 9 and {point["group"] for point in laid_out["points"]} <= {
+            "class0", "class1", "class2"}

@@ -60,9 +60,9 @@ def _serving(gallery: Path, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def server(indexed, tmp_path):
-    """`lookalike serve` on the small gallery."""
-    with _serving(indexed[1], tmp_path) as url:
+def server(writable_gallery, tmp_path):
+    """`lookalike serve` on a copy of the small gallery (the collection views keep their work beside it)."""
+    with _serving(writable_gallery, tmp_path) as url:
         yield url
 
 
@@ -113,6 +113,19 @@ def test_search_verify_and_errors_in_chromium(server, indexed, tmp_path):
             page.fill("#verify-threshold", "0.01")
             page.click("#verify-form button[type=submit]")
             expect(page.locator("#verify-result")).to_contain_text("same: distance 0.0000")
+
+            page.click("button[data-panel=collection-panel]")
+            page.click("#map-form button[type=submit]")
+            dots = page.locator("#map-plot circle")
+            expect(dots).to_have_count(12, timeout=60_000)  # t-SNE, scikit-learn imported the first time
+            expect(page.locator("#map-status")).to_contain_text("12 images laid out by t-SNE, coloured by label")
+            expect(page.locator("#map-legend li")).to_have_count(3)
+            dots.first.hover()
+            expect(page.locator("#map-preview")).to_be_visible()
+            page.click("#duplicates-form button[type=submit]")
+            expect(page.locator("#duplicates-status")).to_contain_text("groups of near-duplicates at similarity",
+                                                                       timeout=60_000)
+            page.screenshot(path=ARTIFACTS / "browser-collection.png", full_page=True)
             assert script_errors == []
         finally:
             browser.close()

@@ -235,4 +235,112 @@ $("recognize-file").addEventListener("change", async () => {
   }
 });
 
+// Collection: near-duplicate groups, one row each, and the map.
+function thumbnailButton(image, caption) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "hit";
+  button.title = `Search for look-alikes of ${image.name}`;
+  const img = document.createElement("img");
+  img.src = image.thumbnail;
+  img.alt = image.name;
+  img.loading = "lazy";
+  const text = document.createElement("span");
+  text.className = "name";
+  text.textContent = caption;
+  button.append(img, text);
+  button.addEventListener("click", () => showSearchFrom(image.id));
+  return button;
+}
+
+function showSearchFrom(id) {
+  document.querySelector('.tab[data-panel="search-panel"]').click();
+  searchFrom(id);
+}
+
+$("duplicates-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("duplicates-error", null);
+  $("duplicates-groups").replaceChildren();
+  $("duplicates-status").textContent = "grouping… (the first time, the level is measured for the gallery's model)";
+  try {
+    const similar = $("duplicates-similar").checked;
+    const d = await call(`/api/duplicates?similar=${similar}`);
+    const kind = similar ? "similar images" : "near-duplicates";
+    const shown = d.shown.length < d.groups ? `, the largest ${d.shown.length} shown` : "";
+    $("duplicates-status").textContent =
+      `${d.groups} groups of ${kind} at similarity ≥ ${d.threshold.toFixed(4)} (${d.level} level)${shown}`;
+    for (const group of d.shown) {
+      const row = document.createElement("li");
+      for (const member of group) {
+        row.append(thumbnailButton(member.image, `${member.score.toFixed(4)} ${member.image.name}`));
+      }
+      $("duplicates-groups").append(row);
+    }
+  } catch (error) {
+    $("duplicates-status").textContent = "";
+    showError("duplicates-error", error);
+  }
+});
+
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+  "#17becf"];
+const SVG = "http://www.w3.org/2000/svg";
+
+function drawMap(m) {
+  const plot = $("map-plot");
+  plot.replaceChildren();
+  const xs = m.points.map((p) => p.x);
+  const ys = m.points.map((p) => p.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const place = (value, low, high, size) => 20 + ((value - low) / (high - low || 1)) * (size - 40);
+  const counts = new Map();
+  for (const p of m.points) if (p.group !== null) counts.set(p.group, (counts.get(p.group) || 0) + 1);
+  const coloured = [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, PALETTE.length).map(([g]) => g);
+  const preview = $("map-preview");
+  for (const p of m.points) {
+    const dot = document.createElementNS(SVG, "circle");
+    dot.setAttribute("cx", place(p.x, x0, x1, 1000));
+    dot.setAttribute("cy", place(p.y, y0, y1, 700));
+    dot.setAttribute("r", 4);
+    const index = coloured.indexOf(p.group);
+    dot.setAttribute("fill", index >= 0 ? PALETTE[index] : "#bbb");
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = p.group === null ? p.image.name : `${p.image.name} (${p.group})`;
+    dot.append(title);
+    dot.addEventListener("mouseenter", () => {
+      preview.src = p.image.thumbnail;
+      preview.hidden = false;
+    });
+    dot.addEventListener("click", () => showSearchFrom(p.image.id));
+    plot.append(dot);
+  }
+  $("map-legend").replaceChildren(...coloured.map((group, index) => {
+    const item = document.createElement("li");
+    const swatch = document.createElement("span");
+    swatch.className = "swatch";
+    swatch.style.background = PALETTE[index];
+    item.append(swatch, `${group} (${counts.get(group)})`);
+    return item;
+  }));
+  $("map").hidden = false;
+}
+
+$("map-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  showError("map-error", null);
+  $("map-status").textContent = "laying out… (t-SNE takes about a minute for 5,000 images)";
+  try {
+    const m = await call("/api/map");
+    const sampled = m.points.length < m.gallery_images ? `, a random ${m.points.length} of ${m.gallery_images}` : "";
+    const names = { umap: "UMAP", tsne: "t-SNE", pca: "PCA" };
+    $("map-status").textContent =
+      `${m.points.length} images laid out by ${names[m.method]}${sampled}, coloured by ${m.colour_by}`;
+    drawMap(m);
+  } catch (error) {
+    $("map-status").textContent = "";
+    showError("map-error", error);
+  }
+});
+
 loadOverview();
