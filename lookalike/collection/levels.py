@@ -106,7 +106,7 @@ def measure_levels(
     edited = per_kind[:, :len(DUPLICATE_KINDS)].ravel()
     reframed = per_kind[:, len(DUPLICATE_KINDS):].ravel()
     nearest_other = _nearest_other(graph, [image.id for image in originals])
-    duplicate = _separating(edited, nearest_other)
+    duplicate = separating_level(edited, nearest_other)
     found = reframed[np.isfinite(reframed)]  # a copy in which the model's stage found nothing has no score
     similar = min(duplicate, float(np.quantile(found, 1 - SIMILAR_RECALL))) if len(found) else duplicate
     return Levels(
@@ -145,7 +145,7 @@ def _nearest_other(graph: NeighbourGraph, ids: list[int]) -> np.ndarray:
     return scores[np.isfinite(scores)]
 
 
-def _separating(positives: np.ndarray, negatives: np.ndarray) -> float:
+def separating_level(positives: np.ndarray, negatives: np.ndarray) -> float:
     """The score t (one of the positives) with the largest share of positives ≥ t minus share of negatives ≥ t; of
     equal ones the highest, which lets fewer pairs through."""
     candidates = np.unique(positives[np.isfinite(positives)])

@@ -7,6 +7,7 @@ import pytest
 
 from lookalike.collection import find_duplicates
 from lookalike.collection.grouping import group_without_chains
+from lookalike.collection.levels import separating_level
 from lookalike.collection.neighbours import graph_file, update_neighbours
 from lookalike.errors import LookalikeError
 from lookalike.gallery.embedded import Gallery
@@ -134,3 +135,12 @@ def test_a_threshold_outside_the_cosine_range_is_refused(gallery):
         find_duplicates(gallery, model=None, threshold=1.5)  # type: ignore[arg-type]
     with pytest.raises(LookalikeError, match="unknown level"):
         find_duplicates(gallery, model=None, level="twins")  # type: ignore[arg-type]
+
+
+def test_the_measured_level_best_separates_copies_from_nearest_other_photos():
+    copies = np.array([0.95, 0.97, 0.99])
+    others = np.array([0.50, 0.80, 0.96])
+    # At 0.95: all copies, one other photo (gain 2/3); at 0.97: two copies, none (2/3); at 0.99: 1/3. Of the equal
+    # ones the higher level lets fewer pairs through.
+    assert separating_level(copies, others) == 0.97
+    assert separating_level(copies, np.empty(0)) == 0.95  # nothing to keep out: every copy is kept
