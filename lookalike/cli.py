@@ -169,8 +169,9 @@ PreprocessOption = Annotated[
                                   "images this way.")
 ]
 ImageSizeOption = Annotated[
-    int | None, typer.Option(min=16, max=1024, help="Input size in pixels (default: the backbone's; 128 for the "
-                                                    "ResNets).")
+    int | None, typer.Option(min=16, max=1024, help="Input size in pixels (default: the backbone's, 128 for the "
+                                                    "ResNets; train from random weights on images much smaller: "
+                                                    "twice their size, so 64 for CIFAR-10).")
 ]
 
 
@@ -239,9 +240,11 @@ def train(
     ] = None,
     views: Annotated[
         str | None, typer.Option(help="Augmentation: seed (centre half crop, flip, contrast 0.2-1.8), simclr "
-                                         "(crop, flip, colour jitter, greyscale) or faces (simclr with crops of half "
-                                         "the face or more, brightness and contrast only); default: faces with "
-                                         "--preprocess faces, else simclr for the simclr objective and seed otherwise.")
+                                         "(crop, flip, colour jitter, greyscale), simclr-short (simclr with crops of "
+                                         "a fifth of the image or more and half the jitter: for runs of minutes) or "
+                                         "faces (simclr with crops of half the face or more, brightness and contrast "
+                                         "only); default: faces with --preprocess faces, else simclr for the simclr "
+                                         "objective and seed otherwise.")
     ] = None,
     head: Annotated[
         str | None, typer.Option(help="Head widths, comma-separated (default 512,256,256; simclr: a 512,128 "

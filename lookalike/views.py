@@ -241,6 +241,12 @@ for _recipe in (PlainView, SeedView, SimCLRView):
 register_preset("faces", lambda: SimCLRView(scale=(0.5, 1.0), ratio=(0.9, 1.1), brightness=0.4, contrast=0.4,
                                             saturation=0.0, hue=0.0, grey_p=0.0))
 
+# Short runs on small images: SimCLR's crops go down to 8 % of the image and its colour jitter to strength 1, a task
+# hundreds of epochs are meant to learn. With crops of a fifth of the image or more and half the jitter (the strength
+# SimCLR used for CIFAR-10), ten CPU-minutes on CIFAR-10 learned more (BENCHMARKS.md, the recipe search).
+register_preset("simclr-short", lambda: SimCLRView(scale=(0.2, 1.0), brightness=0.4, contrast=0.4, saturation=0.4,
+                                                   hue=0.1))
+
 
 def recipe_named(name: str) -> ViewRecipe:
     """A preset, or a recipe with its default settings."""

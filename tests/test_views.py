@@ -283,3 +283,11 @@ def test_the_faces_preset_is_a_milder_simclr_recipe_recorded_as_one():
     assert isinstance(faces, SimCLRView) and faces.scale == (0.5, 1.0) and faces.hue == 0.0 and faces.grey_p == 0.0
     assert recipe_from_dict(faces.to_dict()) == faces  # a run that used the preset resumes with the same views
     assert recipe_named("faces") is not recipe_named("faces")
+
+
+def test_the_short_run_preset_keeps_a_fifth_of_the_image_and_halves_the_jitter():
+    short = recipe_named("simclr-short")
+    half = SimCLRView.with_strength(0.5)  # SimCLR's own jitter knob, at its CIFAR-10 setting
+    assert short == SimCLRView(scale=(0.2, 1.0), brightness=half.brightness, contrast=half.contrast,
+                               saturation=half.saturation, hue=half.hue)
+    assert recipe_from_dict(short.to_dict()) == short

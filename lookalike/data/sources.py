@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
 from lookalike.data.arrays import LabelledImages, resize_square
 from lookalike.data.cache import DEFAULT_MAX_BYTES, ImageCache, cache_images, check_cache_size
@@ -33,6 +34,31 @@ def dataset_kind(path: str | Path) -> str:
     if find_cifar10(path) is not None:
         return "cifar10"
     return "folder"
+
+
+TYPICAL_SAMPLE = 200
+"""Files whose headers `typical_side` reads: enough for a median, and a fraction of a second."""
+
+
+def typical_side(path: str | Path) -> int | None:
+    """The median shorter side, in pixels, of the images a path holds (96 for STL-10, 32 for CIFAR-10; for a folder,
+    read from the headers of up to `TYPICAL_SAMPLE` files spread over it), or None when none can be read."""
+    kind = dataset_kind(path)
+    if kind != "folder":
+        return {"stl10": 96, "cifar10": 32}[kind]
+    try:
+        files = find_images(path)
+    except LookalikeError:
+        return None  # reading the folder for training says what is wrong with it
+    step = max(1, len(files) // TYPICAL_SAMPLE)
+    sides = []
+    for file in files[::step][:TYPICAL_SAMPLE]:
+        try:
+            with Image.open(file) as image:  # reads the header only
+                sides.append(min(image.size))
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue
+    return int(np.median(sides)) if sides else None
 
 
 def training_images(

@@ -9,6 +9,7 @@ Under torchrun every process runs this same code; only the first one reports pro
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -18,11 +19,11 @@ from pathlib import Path
 from lookalike import distributed
 from lookalike.data import BadImage, split_indices
 from lookalike.data.cache import ImageCache
-from lookalike.data.sources import training_images
+from lookalike.data.sources import training_images, typical_side
 from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.models import EncoderConfig, backbone_spec, create_encoder, refuse_existing_model
 from lookalike.objectives.choice import ObjectiveChoice
-from lookalike.preprocess import stage_named
+from lookalike.preprocess import DEFAULT_STAGE, stage_named
 from lookalike.runtime import pick_device
 from lookalike.training.checkpoint import checkpoint_dir, load_checkpoint
 from lookalike.training.history import EpochRow
@@ -101,6 +102,11 @@ def train_folder(
                              f"(lookalike create-model M --backbone {backbone}), or train another backbone")
     if trainable_from is None and weights is not None:
         trainable_from = backbone_spec(backbone).pretrained_trainable_from
+    if image_size is None and weights is None and (preprocess or backbone_spec(backbone).preprocess) == DEFAULT_STAGE:
+        image_size = small_input_size(folder, backbone_spec(backbone).image_size)
+        if image_size is not None:
+            callbacks.say(f"the images are small: training at {image_size} px, twice their size (--image-size "
+                          "chooses)")
     config = EncoderConfig.for_backbone(backbone, image_size=image_size, preprocess=preprocess,
                                         head=head or objective.default_head,
                                         trainable_from=trainable_from, pair_head=objective.encoder_pair_head,
@@ -117,6 +123,18 @@ def train_folder(
         "labels": labels,
     }
     return _run(folder, out, encoder, objective, first, second, settings, run_info, False, callbacks)
+
+
+def small_input_size(folder: str | Path, default: int) -> int | None:
+    """The input size for images much smaller than a backbone's `default`: twice their typical side, in steps of 16
+    (CIFAR-10's 32 px: 64), or None when `default` is no more than that. Upsampling 32 px images to 128 costs four
+    times the compute of 64 for no detail they have: in ten CPU-minutes of SimCLR on CIFAR-10, 64 px gave the best
+    linear probe (BENCHMARKS.md)."""
+    side = typical_side(folder)
+    if side is None:
+        return None
+    size = max(32, 16 * math.ceil(2 * side / 16))
+    return size if size < default else None
 
 
 def resume_training(
