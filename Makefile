@@ -43,7 +43,7 @@ BENCH_MINUTES ?= 10
 $(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . -r bench/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[faces]' -r bench/requirements.txt
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
@@ -54,6 +54,10 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/search_speed.py --record
 	$(BENCH_VENV)/bin/python bench/equal_time.py $(DATA)/cifar10_train_subset --train $(DATA)/cifar10_train_subset \
 	    --test $(DATA)/cifar10_test_subset --minutes $(BENCH_MINUTES) --record
+	$(BENCH_VENV)/bin/python bench/duplicates_quality.py $(DATA)/flowers_recognition --out $$(mktemp -d)/dq --record
+	$(BENCH_VENV)/bin/python bench/clusters_quality.py --faces $(DATA)/lfw_deepfunneled_subset \
+	    --photos $(DATA)/flowers_recognition --out $$(mktemp -d)/cq --record
+	$(BENCH_VENV)/bin/python bench/collection_scale.py --sizes 100000 1000000 --out $$(mktemp -d)/cs --record
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) demo-output .pytest_cache test-artifacts
