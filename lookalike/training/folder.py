@@ -29,6 +29,7 @@ from lookalike.training.checkpoint import checkpoint_dir, load_checkpoint
 from lookalike.training.history import EpochRow
 from lookalike.training.settings import TrainSettings
 from lookalike.training.trainer import StepProgress, TrainReport, Trainer
+from lookalike.training.validation import MAX_IMAGES as MAX_VALIDATION_IMAGES
 from lookalike.views import ViewRecipe, recipe_from_dict, recipe_named
 
 
@@ -178,7 +179,8 @@ def _run(
                       f"{found} now; the split and the remaining epochs will differ from the original run")
     run_info["files"] = found
     train, valid = _split(cache, run_info["valid_fraction"], settings.seed)
-    callbacks.say(f"{found} images: {len(train)} to train on, {len(valid)} to validate with"
+    read = f" (validation reads {MAX_VALIDATION_IMAGES:,})" if len(valid) > MAX_VALIDATION_IMAGES else ""
+    callbacks.say(f"{found} images: {len(train)} to train on, {len(valid)} held out{read}"
                   + (f", {len(cache.duplicates)} duplicates left out" if cache.duplicates else "")
                   + (f", {len(cache.skipped)} unreadable" if cache.skipped else ""))
     if train.labels is not None:
