@@ -123,9 +123,9 @@ def find_clusters(store: GalleryStore, *, min_size: int = MIN_CLUSTER, rebuild: 
     """Cluster the gallery's images (see the module's docstring), searching only for the neighbours of images
     added since the last run unless `rebuild`; the numbered clusters are saved, for `name_cluster`."""
     plan, progress = on_search or (None, None)
-    graph = update_neighbours(store, rebuild=rebuild, on_plan=plan, on_progress=progress).graph
-    labels = dict(zip(graph.ids.tolist(), cluster_labels(graph, min_size=min_size).tolist()))
-    report = group_clusters(store.images(), labels, min_size)
+    update = update_neighbours(store, rebuild=rebuild, on_plan=plan, on_progress=progress)
+    labels = dict(zip(update.graph.ids.tolist(), cluster_labels(update.graph, min_size=min_size).tolist()))
+    report = group_clusters(update.images, labels, min_size)
     write_json_atomic(Path(store.folder) / STATE_DIR / CLUSTERS_FILE, {
         "model_id": store.info.model_id,
         "clusters": {cluster.key: [image.id for image in cluster.images]

@@ -25,7 +25,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save
 
 from lookalike.atomic import write_bytes_atomic
-from lookalike.gallery import GalleryStore
+from lookalike.gallery import GalleryStore, StoredImage
 
 NEIGHBOURS = 16
 """Neighbours kept per image: enough for groups of near-duplicates (a larger group is still found through its
@@ -84,16 +84,19 @@ class NeighbourGraph:
         return NeighbourGraph(self.ids[rows], np.where(gone, -1, neighbours),
                               np.where(gone, -np.inf, self.scores[rows]).astype(np.float32))
 
-    def joined(self, other: NeighbourGraph) -> NeighbourGraph:
-        ids = np.concatenate([self.ids, other.ids])
+    @classmethod
+    def joined(cls, parts: list[NeighbourGraph]) -> NeighbourGraph:
+        """One graph of parts that cover different ids, its ids sorted."""
+        ids = np.concatenate([part.ids for part in parts])
         order = np.argsort(ids, kind="stable")
-        return NeighbourGraph(ids[order], np.concatenate([self.neighbours, other.neighbours])[order],
-                              np.concatenate([self.scores, other.scores])[order])
+        return cls(ids[order], np.concatenate([part.neighbours for part in parts])[order],
+                   np.concatenate([part.scores for part in parts])[order])
 
 
 @dataclass(frozen=True)
 class GraphUpdate:
     graph: NeighbourGraph
+    images: list[StoredImage]  # every image the gallery holds, ordered by id, as read for this update
     searched: int  # images searched for in this run: those added since the last one (all, the first time)
     dropped: int  # images that were in the saved graph and are no longer stored
 
@@ -116,7 +119,8 @@ def update_neighbours(
     file = graph_file(store)
     model_id = store.info.model_id
     saved = None if rebuild else read_graph(file, model_id, k)
-    stored = np.array(sorted(image.id for image in store.images()), dtype=np.int64)
+    images = store.images()
+    stored = np.array([image.id for image in images], dtype=np.int64)  # images() is ordered by id
     old = (saved or NeighbourGraph.empty(k)).keeping(stored)
     dropped = len(saved or ()) - len(old)
     new_ids = np.setdiff1d(stored, old.ids)
@@ -128,12 +132,10 @@ def update_neighbours(
         found.append(_search(store, batch, k))
         if on_progress:
             on_progress(len(batch))
-    graph = NeighbourGraph.empty(k)
-    for part in found:
-        graph = graph.joined(part)
+    graph = NeighbourGraph.joined(found)
     if saved is None or len(new_ids) or dropped:
         write_graph(file, graph, model_id)
-    return GraphUpdate(graph, searched=len(new_ids), dropped=dropped)
+    return GraphUpdate(graph, images, searched=len(new_ids), dropped=dropped)
 
 
 def _search(store: GalleryStore, ids: np.ndarray, k: int) -> NeighbourGraph:
