@@ -17,6 +17,8 @@ Scores, per method:
   duplicates, so not all are wrong).
 
     .venv-bench/bin/python bench/duplicates_quality.py ../shared/data/flowers_recognition --out /tmp/dq --record
+
+The photos and copies are drawn with each of `--seeds`; lookalike measures its levels with its own fixed seed.
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def lookalike_pairs(folder: Path, gallery: Path) -> tuple[set[Pair], dict[str, o
     pairs = {frozenset((Path(a.path).name, Path(b.path).name))
              for group in report.groups for a, b in itertools.combinations(group.images, 2)}
     assert report.levels is not None
-    return pairs, {"index_s": indexed - started, "duplicates_s": done - indexed, "threshold": report.threshold,
+    return pairs, {"index_s": indexed - started, "duplicates_s": done - indexed,
                    "levels": report.levels.describe(), "model": session.started_with or "the gallery's"}
 
 
@@ -101,6 +103,38 @@ def imagededup_pairs(folder: Path, method: str) -> tuple[set[Pair], dict[str, ob
     return pairs, {"seconds": time.perf_counter() - started}
 
 
+def one_seed(args: argparse.Namespace, seed: int) -> list[str]:
+    """Plant copies with `seed`, run every method on them, and return the table rows."""
+    found = find_images(args.photos)
+    rng = np.random.default_rng(seed)
+    drawn = [found[i] for i in sorted(rng.choice(len(found), size=min(args.photos_drawn, len(found)),
+                                                 replace=False))]
+    rng.shuffle(drawn)
+    out = args.out / f"seed-{seed}"
+    truth, reframes = plant(drawn, out / "photos", args.planted, args.reframed, seed)
+    results = []
+    pairs, facts = lookalike_pairs(out / "photos", out / "gallery")
+    results.append((f"lookalike `duplicates` ({facts['model']}; {facts['levels']})", scores(pairs, truth, reframes),
+                    f"index {facts['index_s']:.0f} s + duplicates {facts['duplicates_s']:.0f} s"))
+    for method in ("PHash", "CNN"):
+        try:
+            pairs, facts = imagededup_pairs(out / "photos", method)
+        except Exception as error:  # a peer that cannot run here (its CNN weights need a download) is reported
+            results.append((f"imagededup {method}", None, f"did not run: {type(error).__name__}: {error}"[:160]))
+            continue
+        results.append((f"imagededup {method} (its defaults)", scores(pairs, truth, reframes),
+                        f"{facts['seconds']:.0f} s"))
+    rows = []
+    for name, result, time_text in results:
+        if result is None:
+            rows.append(f"| {seed} | {name} | — | — | — | — | {time_text} |")
+        else:
+            rows.append(f"| {seed} | {name} | {result['recall']:.3f} | {result['precision']:.3f} | "
+                        f"{result['reframes']:.3f} | {result['originals']} | {time_text} |")
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("photos", type=Path, help="folder of photos to draw from (searched recursively)")
@@ -108,48 +142,22 @@ def main() -> None:
     parser.add_argument("--photos-drawn", type=int, default=600)
     parser.add_argument("--planted", type=int, default=150, help="photos that get edited copies")
     parser.add_argument("--reframed", type=int, default=100, help="photos that get a reframed copy")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
+                        help="one draw of photos and planted copies per seed")
     record.add_record_options(parser)
     args = parser.parse_args()
-
-    found = find_images(args.photos)
-    rng = np.random.default_rng(args.seed)
-    drawn = [found[i] for i in sorted(rng.choice(len(found), size=min(args.photos_drawn, len(found)),
-                                                 replace=False))]
-    rng.shuffle(drawn)
-    folder = args.out / "photos"
-    truth, reframes = plant(drawn, folder, args.planted, args.reframed, args.seed)
-    files = len(list(folder.iterdir()))
-
-    rows = []
-    pairs, facts = lookalike_pairs(folder, args.out / "gallery")
-    rows.append((f"lookalike `duplicates` ({facts['model']}, measured level {facts['threshold']:.4f})",
-                 scores(pairs, truth, reframes),
-                 f"index {facts['index_s']:.0f} s + duplicates {facts['duplicates_s']:.0f} s"))
-    for method in ("PHash", "CNN"):
-        try:
-            pairs, facts = imagededup_pairs(folder, method)
-        except Exception as error:  # a peer that cannot run here (its CNN weights need a download) is reported
-            rows.append((f"imagededup {method}", None, f"did not run: {type(error).__name__}: {error}"[:160]))
-            continue
-        rows.append((f"imagededup {method} (its defaults)", scores(pairs, truth, reframes),
-                     f"{facts['seconds']:.0f} s"))
-
+    rows = [row for seed in args.seeds for row in one_seed(args, seed)]
     lines = [
-        f"{files} files: {len(drawn)} photos drawn from {args.photos}, {args.planted} of them with edited copies "
-        f"({len(truth)} planted pairs), {args.reframed} with a reframed copy; seed {args.seed}. Peak memory of the "
-        f"whole run {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB.",
+        f"Per seed: {args.photos_drawn} photos drawn from {args.photos}, {args.planted} of them with one or two edited "
+        f"copies (a photo and its copies, and two copies of one photo, are the planted pairs), {args.reframed} with a "
+        f"reframed copy. Peak memory of the whole run {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} "
+        "GiB.",
         "",
-        "| method | recall of planted pairs | precision (pairs with a copy) | reframes reported | pairs among "
+        "| seed | method | recall of planted pairs | precision (pairs with a copy) | reframes reported | pairs among "
         "untouched photos | time |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
+        *rows,
     ]
-    for name, result, time_text in rows:
-        if result is None:
-            lines.append(f"| {name} | — | — | — | — | {time_text} |")
-        else:
-            lines.append(f"| {name} | {result['recall']:.3f} | {result['precision']:.3f} | {result['reframes']:.3f} "
-                         f"| {result['originals']} | {time_text} |")
     record.publish("Near-duplicates with planted copies, against imagededup (issue #20)", lines, args)
 
 

@@ -470,8 +470,9 @@ def search(
 def duplicates(
     gallery: GalleryOption,
     threshold: Annotated[float | None, typer.Option(
-        min=-1.0, max=1.0, help="Cosine similarity at or above which images are grouped (default: the level "
-                                "measured for the gallery's model on copies of its own photos).")] = None,
+        min=-1.0, max=1.0, help="Cosine similarity at or above which images are grouped, by the model alone "
+                                "(default: the rule measured for the gallery's model on copies of its own photos, "
+                                "which also compares pixel prints).")] = None,
     similar: Annotated[bool, typer.Option(
         "--similar", help="Group at the looser measured level: other framings of one scene, not only copies.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of CSV.")] = False,
@@ -501,8 +502,10 @@ def duplicates(
         _say(f"levels for this gallery's model: {report.levels.describe()}")
     grouped = sum(len(group.images) for group in report.groups)
     kind = "similar images" if similar else "near-duplicates"
+    rule = report.rule
+    prints = "" if rule.pixel is None else f", or ≥ {rule.candidate:.4f} with matching pixel prints"
     _say(f"{len(report.groups)} group{'s' * (len(report.groups) != 1)} of {kind} ({grouped} of {report.images} "
-         f"images) at similarity ≥ {report.threshold:.4f}; searched for the neighbours of {report.searched} new "
+         f"images) at similarity ≥ {rule.model:.4f}{prints}; searched for the neighbours of {report.searched} new "
          f"image{'s' * (report.searched != 1)}")
     if as_json:
         typer.echo(json.dumps({

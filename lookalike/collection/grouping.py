@@ -2,15 +2,15 @@
 
 Joining every pair above a threshold (connected components, single linkage) chains: a row of small edits, or a
 series of burst shots, drifts from one photo to a quite different one, and all of it lands in one group. Here pairs
-are taken from the most alike down, and two groups merge only when every member of one is at least as alike as the
-threshold to every member of the other (complete linkage). Each pair is checked on the stored vectors, not looked up
-among the graph's edges, so a pair that the neighbour lists left out still counts when it is alike. An image that
-is alike to two groups that are not alike to each other joins the one it is closer to.
+are taken from the most alike down, and two groups merge only when every member of one is alike to every member of
+the other (complete linkage). The caller checks those pairs afresh (on the stored vectors and prints), rather than
+looking them up among the graph's edges, so a pair that the neighbour lists left out still counts when it is alike.
+An image that is alike to two groups that are not alike to each other joins the one it is closer to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,18 +19,16 @@ def group_without_chains(
     a: np.ndarray,
     b: np.ndarray,
     scores: np.ndarray,
-    threshold: float,
-    vectors: Callable[[Sequence[int]], np.ndarray],
+    all_alike: Callable[[list[int], list[int]], bool],
 ) -> list[list[int]]:
-    """Groups of two or more ids from the pairs (a[i], b[i]) with similarity scores[i] ≥ threshold; `vectors(ids)`
-    gives the unit vectors of ids. Largest groups first, each sorted; the order is the same on every run."""
-    keep = scores >= threshold
-    a, b, scores = a[keep], b[keep], scores[keep]
+    """Groups of two or more ids from the alike pairs (a[i], b[i]), merged most alike (highest scores[i]) first;
+    `all_alike(left, right)` says whether every id of `left` is alike enough to every id of `right` to share a group
+    (the caller may ask less of them than of a pair). Largest groups first,
+    each sorted; the order is the same on every run."""
     if not len(a):
         return []
     ids = np.unique(np.concatenate([a, b]))
     row = {int(id_): i for i, id_ in enumerate(ids)}
-    unit = vectors(ids.tolist())
     members: dict[int, list[int]] = {}  # a group's first member's row -> the rows in it
     group_of: dict[int, int] = {}
     for position in np.lexsort((b, a, -scores)):  # most alike first; ties broken by id, so runs agree
@@ -39,7 +37,7 @@ def group_without_chains(
         if gx == gy:
             continue
         left, right = members.get(gx, [x]), members.get(gy, [y])
-        if len(left) * len(right) > 1 and float((unit[left] @ unit[right].T).min()) < threshold:
+        if len(left) * len(right) > 1 and not all_alike(ids[left].tolist(), ids[right].tolist()):
             continue
         if len(left) < len(right):
             gx, gy, left, right = gy, gx, right, left

@@ -143,7 +143,9 @@ class MemberOut(BaseModel):
 
 
 class DuplicatesOut(BaseModel):
-    threshold: float  # the cosine similarity at or above which images were grouped
+    threshold: float  # the cosine similarity at or above which the model alone grouped images
+    candidate: float  # from this similarity on, pixel prints that agree group images too (when `pixel` is set)
+    pixel: float | None  # the print correlation that counts as agreeing; None: the model alone decided
     level: str  # "duplicate" or "similar", a level measured for the gallery's model; "given" for a given threshold
     groups: int  # every group found; `shown` holds the largest
     shown: list[list[MemberOut]]
@@ -263,7 +265,8 @@ def duplicates(service: Service,
                                                         "level measured for the gallery's model.")] = None,
                ) -> DuplicatesOut:
     report = service.duplicates(threshold=threshold, level="similar" if similar else "duplicate")
-    return DuplicatesOut(threshold=report.threshold, level=report.level, groups=len(report.groups), shown=[
+    return DuplicatesOut(threshold=report.threshold, candidate=report.rule.candidate, pixel=report.rule.pixel,
+                         level=report.level, groups=len(report.groups), shown=[
         [MemberOut(score=score, image=_image(image)) for image, score in zip(group.images, group.scores)]
         for group in report.groups[:MAX_GROUPS]])
 

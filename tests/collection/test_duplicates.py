@@ -7,7 +7,7 @@ import pytest
 
 from lookalike.collection import find_duplicates
 from lookalike.collection.grouping import group_without_chains
-from lookalike.collection.levels import separating_level
+from lookalike.collection.levels import DuplicateRule, choose_rule
 from lookalike.collection.neighbours import graph_file, update_neighbours
 from lookalike.errors import LookalikeError
 from lookalike.gallery.embedded import Gallery
@@ -66,7 +66,8 @@ def test_single_linkage_would_chain_what_complete_linkage_keeps_apart():
     ids = np.arange(5)
     a, b = ids[:-1], ids[1:]
     scores = np.sum(vectors[a] * vectors[b], axis=1)
-    groups = group_without_chains(a, b, scores, 0.98, lambda chosen: vectors[np.asarray(chosen)])
+    groups = group_without_chains(
+        a, b, scores, lambda left, right: bool((vectors[left] @ vectors[right].T >= 0.98).all()))
     assert all(float((vectors[g] @ vectors[g].T).min()) >= 0.98 for g in map(np.asarray, groups))
     assert sum(len(group) for group in groups) <= 5 and len(groups) == 2  # never one chain of five
 
@@ -137,10 +138,24 @@ def test_a_threshold_outside_the_cosine_range_is_refused(gallery):
         find_duplicates(gallery, model=None, level="twins")  # type: ignore[arg-type]
 
 
-def test_the_measured_level_best_separates_copies_from_nearest_other_photos():
-    copies = np.array([0.95, 0.97, 0.99])
-    others = np.array([0.50, 0.80, 0.96])
-    # At 0.95: all copies, one other photo (gain 2/3); at 0.97: two copies, none (2/3); at 0.99: 1/3. Of the equal
-    # ones the higher level lets fewer pairs through.
-    assert separating_level(copies, others) == 0.97
-    assert separating_level(copies, np.empty(0)) == 0.95  # nothing to keep out: every copy is kept
+def test_the_rule_keeps_the_most_copies_that_lets_few_others_through():
+    # Five copies: three alike to the model, two that lost detail (low cosine) but kept their pixels. Fifty other
+    # photos near 0.9 to the model, whose pixels differ, and one at 0.99 (2 % may pass, one does).
+    copies, copy_pixels = np.array([0.99, 0.98, 0.97, 0.80, 0.82]), np.array([0.97, 0.5, 0.6, 0.95, 0.96])
+    others = np.append(np.linspace(0.85, 0.95, 50), 0.99)
+    other_pixels = np.append(np.linspace(0.1, 0.7, 50), 0.2)
+    rule, recall, false = choose_rule(copies, copy_pixels, others, other_pixels)
+    assert recall == 1.0 and false <= 0.02
+    assert rule.model > 0.95 and rule.candidate <= 0.80 and 0.7 < rule.pixel <= 0.95
+    # Without prints the model alone decides: its level must stay over the others' 0.95, losing the weak copies.
+    alone, recall_alone, _ = choose_rule(copies, np.full(5, np.nan), others, np.full(51, np.nan))
+    assert alone.pixel is None and 0.95 < alone.model <= 0.97 and recall_alone == 0.6
+
+
+def test_a_rule_is_inclusive_at_its_levels_and_needs_prints_only_between_them():
+    rule = DuplicateRule(model=0.9, candidate=0.6, pixel=0.8)
+    cosine = np.array([0.9, 0.7, 0.7, 0.7, 0.59])
+    pixels = np.array([np.nan, 0.8, 0.79, np.nan, 1.0])  # NaN: no print, never alike by pixels
+    assert rule.alike(cosine, pixels).tolist() == [True, True, False, False, False]
+    assert rule.needs_prints(cosine).tolist() == [False, True, True, True, False]
+    assert rule.lowest == 0.6 and DuplicateRule(0.9, 0.9).lowest == 0.9

@@ -269,7 +269,9 @@ $("duplicates-form").addEventListener("submit", async (event) => {
     const kind = similar ? "similar images" : "near-duplicates";
     const shown = d.shown.length < d.groups ? `, the largest ${d.shown.length} shown` : "";
     $("duplicates-status").textContent =
-      `${d.groups} groups of ${kind} at similarity ≥ ${d.threshold.toFixed(4)} (${d.level} level)${shown}`;
+      `${d.groups} groups of ${kind} at similarity ≥ ${d.threshold.toFixed(4)}` +
+      (d.pixel === null ? "" : `, or ≥ ${d.candidate.toFixed(4)} with matching pixel prints`) +
+      ` (${d.level} level)${shown}`;
     for (const group of d.shown) {
       const row = document.createElement("li");
       for (const member of group) {
