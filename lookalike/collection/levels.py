@@ -184,7 +184,7 @@ def measure_levels(
     return Levels(
         duplicate=rule.model, candidate=rule.candidate, pixel=rule.pixel, similar=similar, model_id=model.id,
         photos=len(originals), duplicate_recall=recall, reframe_share=false,
-        nearest_share=float(nearest.mean()) if len(nearest) else 0.0,
+        nearest_share=float(nearest.mean()) if nearest.size else 0.0,
         similar_recall=float((reframed >= similar).mean()),
     )
 
