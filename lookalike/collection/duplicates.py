@@ -36,12 +36,16 @@ class DuplicateGroup:
 @dataclass(frozen=True)
 class DuplicateReport:
     groups: list[DuplicateGroup]  # largest first
-    threshold: float  # the cosine similarity at or above which the model alone groups images
     rule: DuplicateRule
     level: str  # "duplicate" or "similar" for a measured level, "given" for a threshold that was passed
     levels: Levels | None  # the measured levels, when one was used
     searched: int  # images whose neighbours were searched for in this run: those added since the last run
     images: int  # images in the gallery
+
+    @property
+    def threshold(self) -> float:
+        """The cosine similarity at or above which the model alone groups images."""
+        return self.rule.model
 
 
 def find_duplicates(
@@ -90,7 +94,7 @@ def find_duplicates(
     groups = group_without_chains(a[keep], b[keep], scores[keep], all_within_bound)
     prints.save(np.array([image.id for image in update.images], dtype=np.int64))
     return DuplicateReport(
-        groups=[_group(store, ids) for ids in groups], threshold=rule.model, rule=rule,
+        groups=[_group(store, ids) for ids in groups], rule=rule,
         level=level if levels is not None else "given", levels=levels, searched=update.searched,
         images=len(update.graph),
     )

@@ -27,7 +27,6 @@ from lookalike.atomic import write_bytes_atomic
 from lookalike.collection.neighbours import STATE_DIR
 from lookalike.data import decode_rgb
 from lookalike.errors import LookalikeError
-from lookalike.faces.stage import face_box
 from lookalike.gallery import GalleryStore, StoredImage
 from lookalike.gallery.stored_file import read_stored_file
 
@@ -46,19 +45,14 @@ def pixel_print(image: Image.Image) -> np.ndarray:
 
 
 def stored_print(image: StoredImage) -> np.ndarray | None:
-    """The print of a stored image (its region's box, for a face), or None when its file cannot be read back as
-    indexed, or its region is not a box."""
-    box = face_box(image.region) if image.region else None
-    if image.region and box is None:
+    """The print of a stored image, or None when its file cannot be read back as indexed, or it is a region (a
+    face): the levels are measured with whole photos' prints only, so a region's print would never be asked for."""
+    if image.region:
         return None
     try:
-        photo = Image.fromarray(decode_rgb(read_stored_file(image), name=image.path))
+        return pixel_print(Image.fromarray(decode_rgb(read_stored_file(image), name=image.path)))
     except LookalikeError:
         return None
-    if box is not None:
-        left, top, width, height = box
-        photo = photo.crop((left, top, left + width, top + height))
-    return pixel_print(photo)
 
 
 class PrintCache:
@@ -68,15 +62,19 @@ class PrintCache:
         self._store = store
         self._file = Path(store.folder) / STATE_DIR / PRINTS_FILE
         self._prints = _read(self._file)
+        self._unreadable: set[int] = set()  # asked for in this run and not read: not read again until the next
         self._added = False
 
     def prints(self, ids: Sequence[int]) -> np.ndarray:
         """The prints of these ids as a ``(len(ids), SIDE²)`` float32 array, NaN rows for those that cannot be
         read back."""
-        missing = [int(id_) for id_ in dict.fromkeys(ids) if int(id_) not in self._prints]
+        missing = [int(id_) for id_ in dict.fromkeys(ids)
+                   if int(id_) not in self._prints and int(id_) not in self._unreadable]
         for image in self._store.get(missing) if missing else []:
             found = stored_print(image)
-            if found is not None:
+            if found is None:
+                self._unreadable.add(image.id)
+            else:
                 self._prints[image.id] = found.astype(np.float16)
                 self._added = True
         empty = np.full(SIDE * SIDE, np.nan, np.float32)
