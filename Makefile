@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,faces]'
+	$(BIN)/python -m pip install --quiet -e '.[test,faces,milvus,ray]'
 	touch $@
 
 install: $(VENV)/.installed

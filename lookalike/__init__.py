@@ -21,6 +21,7 @@ from lookalike.embed import EmbedSettings  # noqa: E402
 from lookalike.errors import LookalikeError  # noqa: E402
 from lookalike.evaluate import evaluate  # noqa: E402
 from lookalike.images import Encoded  # noqa: E402
+from lookalike.migration import copy_gallery  # noqa: E402
 from lookalike.model import Model, create_model, load_model  # noqa: E402
 from lookalike.models import EncoderConfig  # noqa: E402
 from lookalike.session import Session  # noqa: E402
@@ -38,4 +39,4 @@ def open(gallery: str | Path, model: ModelLike = None, *, settings: EmbedSetting
 
 
 __all__ = ["EmbedSettings", "Encoded", "EncoderConfig", "LookalikeError", "Model", "Session", "__version__",
-           "create_model", "evaluate", "load_model", "open", "resume_training", "train", "whiten"]
+           "copy_gallery", "create_model", "evaluate", "load_model", "open", "resume_training", "train", "whiten"]

@@ -64,7 +64,10 @@ def _row(*fields: object, delimiter: str = ",") -> None:
 GRID_GROUPS = 50
 """Groups drawn by `duplicates --grid`: a contact sheet stays a picture one can look through."""
 
-GalleryOption = Annotated[Path, typer.Option("--gallery", "-g", help="Gallery folder.")]
+GalleryOption = Annotated[
+    str, typer.Option("--gallery", "-g", help="Gallery: a folder, a Milvus Lite file (NAME.db) or a Milvus server "
+                                             "(http://HOST:19530); ?collection=NAME picks a Milvus collection.")
+]
 ModelOption = Annotated[
     Path | None, typer.Option("--model", "-m", help="Model folder (default: the copy kept in the gallery).")
 ]
@@ -145,7 +148,7 @@ def _widths(head: str) -> tuple[int, ...]:
         raise typer.BadParameter("comma-separated whole numbers, e.g. 512,256,256", param_hint="--head") from None
 
 
-def _session(gallery: Path, model: Path | None = None, settings: EmbedSettings = EmbedSettings()) -> Session:
+def _session(gallery: str, model: Path | None = None, settings: EmbedSettings = EmbedSettings()) -> Session:
     """The gallery and its model, open for one command."""
     from lookalike.session import Session
 
@@ -392,19 +395,30 @@ def index(
                                      "Naming another kind for an existing gallery rebuilds its index."),
     ] = None,
     prune: Annotated[bool, typer.Option(help="Remove gallery entries whose files are gone from FOLDER.")] = False,
+    engine: Annotated[str, typer.Option(help="Who embeds: local (this machine) or ray (a Ray cluster, with Ray "
+                                             "Data; needs lookalike[ray]).")] = "local",
+    address: Annotated[str | None, typer.Option(help="With --engine ray: the cluster to join (ray://HOST:10001 or "
+                                                     "auto); default: a Ray on this machine.")] = None,
     batch_size: BatchOption = 64,
     workers: WorkersOption = None,
     device: DeviceOption = None,
     precision: PrecisionOption = "auto",
 ) -> None:
     """Embed the images under FOLDER into a gallery (created on first use). Only new or changed files are embedded."""
+    from lookalike.engines import engine_names
+
     if index_kind is not None and index_kind not in INDEX_KINDS:
         raise typer.BadParameter(f"choose one of {', '.join(INDEX_KINDS)}", param_hint="--index")
+    if engine not in engine_names():
+        raise typer.BadParameter(f"choose one of {', '.join(engine_names())}", param_hint="--engine")
+    if address is not None and engine != "ray":
+        raise typer.BadParameter("--address is for --engine ray", param_hint="--address")
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding")
         with _session(gallery, model, _settings(batch_size, workers, device, precision)) as session:
             report = session.index(folder, prune=prune, index_kind=index_kind, on_plan=on_plan,
-                                   on_progress=on_progress)
+                                   on_progress=on_progress, engine=engine,
+                                   engine_options={"address": address} if engine == "ray" else None)
     _warn_skipped(report.skipped)
     _say_start(session)
     missing = ""
@@ -619,6 +633,25 @@ def remove(
     typer.echo(f"removed {removed} image{'s' * (removed != 1)} from {gallery}")
 
 
+@app.command("copy-gallery")
+def copy_gallery(
+    source: Annotated[str, typer.Argument(help="The gallery to copy (it is only read).")],
+    destination: Annotated[str, typer.Argument(help="A new gallery: a folder, NAME.db, or http://HOST:19530.")],
+    index_kind: Annotated[str | None, typer.Option("--index", help=f"{'|'.join(INDEX_KINDS)} for the copy "
+                                                                    "(default: the source's).")] = None,
+) -> None:
+    """Copy a gallery into another store (a folder into Milvus, or back) without embedding again: images, vectors,
+    identities, τ and the model."""
+    from lookalike.migration import copy_gallery as copy
+
+    if index_kind is not None and index_kind not in INDEX_KINDS:
+        raise typer.BadParameter(f"choose one of {', '.join(INDEX_KINDS)}", param_hint="--index")
+    with _progress() as bars:
+        on_plan, on_progress = bars.counter("copying")
+        copied = copy(source, destination, index=index_kind, on_plan=on_plan, on_progress=on_progress)
+    typer.echo(f"copied {copied} image{'s' * (copied != 1)} from {source} to {destination}")
+
+
 @app.command()
 def info(gallery: GalleryOption) -> None:
     """Show what a gallery holds and which model made it."""
@@ -626,7 +659,7 @@ def info(gallery: GalleryOption) -> None:
         summary = session.info()
     info = summary.info
     facts = {
-        "gallery": str(summary.folder),
+        "gallery": summary.location,
         "images": str(info.count),
         "model id": info.model_id,
         "embedding dim": str(info.dim),
@@ -738,7 +771,7 @@ def verify(
     image: Annotated[Path, typer.Argument(help="The image to verify.")],
     other: Annotated[Path | None, typer.Argument(help="A second image to compare with.")] = None,
     claimed: Annotated[str | None, typer.Option(help="Compare with this enrolled identity instead.")] = None,
-    gallery: Annotated[Path | None, typer.Option("--gallery", "-g", help="Gallery (its model and τ).")] = None,
+    gallery: Annotated[str | None, typer.Option("--gallery", "-g", help="Gallery (its model and τ).")] = None,
     model: ModelOption = None,
     threshold: ThresholdOption = None,
     aggregate: AggregateOption = "nearest",
@@ -816,7 +849,7 @@ def recognize(
 def calibrate(
     folder: Annotated[Path, typer.Argument(help="Labelled folder: one sub-folder per identity, two or more images "
                                                 "for some of them.")],
-    gallery: Annotated[Path | None, typer.Option("--gallery", "-g", help="Store τ in this gallery (and "
+    gallery: Annotated[str | None, typer.Option("--gallery", "-g", help="Store τ in this gallery (and "
                                                                             "calibrate its model).")] = None,
     model: ModelOption = None,
     target_far: Annotated[
@@ -835,19 +868,18 @@ def calibrate(
     from lookalike.report.roc import ROC_FILE
 
     settings = _settings(batch_size, workers, device, precision)
-    roc = roc or (gallery / ROC_FILE if gallery else Path(ROC_FILE))
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding")
         if gallery is not None:
             with _session(gallery, model, settings) as session:
-                report = session.calibrate(folder, target_far=target_far, roc=roc, on_plan=on_plan,
-                                           on_progress=on_progress)
+                report = session.calibrate(folder, target_far=target_far, roc=roc or session.folder / ROC_FILE,
+                                           on_plan=on_plan, on_progress=on_progress)
         elif model is not None:
             from lookalike.model import load_model
             from lookalike.verification import calibrate_model
 
-            report = calibrate_model(load_model(model, settings), folder, target_far=target_far, roc=roc,
-                                     on_plan=on_plan, on_progress=on_progress)
+            report = calibrate_model(load_model(model, settings), folder, target_far=target_far,
+                                     roc=roc or Path(ROC_FILE), on_plan=on_plan, on_progress=on_progress)
         else:
             raise LookalikeError("name the model to calibrate: --model M, or --gallery G to calibrate its model")
     _warn_skipped(report.skipped)

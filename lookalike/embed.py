@@ -54,6 +54,11 @@ class Embeddings:
     regions: list[str] = field(default_factory=list)
     """Each row's region within its input ("" for the whole image)."""
 
+    @property
+    def settled(self) -> int:
+        """How many inputs are done with, read or not."""
+        return len(set(self.indices)) + len(self.skipped)
+
     def main_regions(self) -> Embeddings:
         """Only the first region of each input: the one a stage lists first (the faces stage, the largest face)."""
         keep = [row for row, index in enumerate(self.indices) if row == 0 or self.indices[row - 1] != index]

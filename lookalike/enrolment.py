@@ -25,7 +25,7 @@ MAX_IDENTITY_LENGTH = 200
 
 @dataclass
 class EnrolReport:
-    gallery: Path
+    gallery: str
     enrolled: dict[str, int] = field(default_factory=dict)  # identity -> images stored by this run
     skipped: list[BadImage] = field(default_factory=list)
     identities: int = 0  # enrolled in the gallery after this run
@@ -124,7 +124,7 @@ def enrol_found(
     embedded = embedded.main_regions()
     store_enrolled(store, pairs, embedded, model.id)
     enrolled = Counter(pairs[position][1] for position in embedded.indices)
-    return EnrolReport(store.folder, dict(enrolled), skipped, len(store.identities()), crowded)
+    return EnrolReport(store.location, dict(enrolled), skipped, len(store.identities()), crowded)
 
 
 def store_enrolled(
@@ -151,9 +151,9 @@ def rename_identity(store: GalleryStore, old: str, new: str) -> int:
     name that is taken (it would merge two)."""
     new = identity_name(new)
     known = store.identities()
-    _check_known(old, known, store.folder)
+    _check_known(old, known, store.location)
     if new in known:
-        raise LookalikeError(f"{new!r} is already enrolled in {store.folder}; remove it first or pick another name")
+        raise LookalikeError(f"{new!r} is already enrolled in {store.location}; remove it first or pick another name")
     count = store.rename_identity(old, new)
     store.commit()
     return count
@@ -161,13 +161,13 @@ def rename_identity(store: GalleryStore, old: str, new: str) -> int:
 
 def remove_identity(store: GalleryStore, name: str) -> int:
     """Forget `name` and its images in a gallery open for writing, and commit; returns how many images went."""
-    _check_known(name, store.identities(), store.folder)
+    _check_known(name, store.identities(), store.location)
     count = store.remove([image.path for image in store.enrolled_as(name)])
     store.commit()
     return count
 
 
-def _check_known(name: str, known: dict[str, int], folder: Path) -> None:
+def _check_known(name: str, known: dict[str, int], gallery: str) -> None:
     if name not in known:
         listing = ", ".join(known) if known else "nobody yet"
-        raise NotEnrolled(f"{name!r} is not enrolled in {folder} (enrolled: {listing})")
+        raise NotEnrolled(f"{name!r} is not enrolled in {gallery} (enrolled: {listing})")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lookalike.data import BadImage, as_found, file_sha256, find_images, label_for
 from lookalike.data.decode import unreadable
-from lookalike.embed import Embedder
+from lookalike.engines import Engine, engine_named
 from lookalike.errors import NothingReadable
 from lookalike.gallery import GalleryStore, ImageRecord
 from lookalike.model import Model
@@ -27,7 +27,7 @@ COMMIT_EVERY_SECONDS = 30.0
 class IndexReport:
     """What one indexing run did."""
 
-    gallery: Path
+    gallery: str
     model_id: str
     found: int = 0
     added: int = 0
@@ -64,24 +64,25 @@ def index_folder(
     prune: bool = False,
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    engine: Engine | None = None,
 ) -> IndexReport:
     """Bring the gallery open for writing in `store` up to date with the images under `folder`, and commit.
 
     Naming an `index` kind other than the gallery's rebuilds its index. Files that fail to decode are skipped and
     listed in the report; the rest are indexed. `on_plan(n)` is told how many files need embedding,
-    `on_progress(n)` how many each batch settled. When not one file could be read, `NothingReadable` is raised and
-    nothing is pruned.
+    `on_progress(n)` how many each batch settled. `engine` embeds the files (default: in this process; see
+    lookalike.engines). When not one file could be read, `NothingReadable` is raised and nothing is pruned.
     """
     started = time.perf_counter()
     folder = Path(folder).resolve()
     images = find_images(folder)
-    report = IndexReport(gallery=store.folder, model_id=store.info.model_id, found=len(images))
+    report = IndexReport(gallery=store.location, model_id=store.info.model_id, found=len(images))
     if index and index != store.info.index:
         store.rebuild(index)
     pending = _plan(images, store, report)
     if on_plan:
         on_plan(len(pending))
-    _embed_into(store, model.embedder, pending, folder, report, on_progress)
+    _embed_into(store, model, engine or engine_named("local"), pending, folder, report, on_progress)
     if len(report.skipped) == len(images):
         raise NothingReadable(report.skipped)
     found = {str(path) for path in images}
@@ -96,11 +97,14 @@ def index_folder(
 
 def _plan(images: list[Path], store: GalleryStore, report: IndexReport) -> list[_Pending]:
     """Sort the folder's files into unchanged ones and ones to embed; record touched-but-identical files."""
+    stored: dict[str, ImageRecord] = {}
+    for image in store.images():  # one read of the gallery, not one query per file: a server gallery is remote
+        stored.setdefault(image.path, image)  # a file's first region, as find() gives
     pending = []
     for path in images:
         try:
             stat = path.stat()
-            known = store.find(str(path))
+            known = stored.get(str(path))
             if known is not None and known.size == stat.st_size and known.mtime_ns == stat.st_mtime_ns:
                 report.unchanged += 1
             elif known is not None and known.size == stat.st_size and file_sha256(path) == known.sha256:
@@ -113,11 +117,11 @@ def _plan(images: list[Path], store: GalleryStore, report: IndexReport) -> list[
     return pending
 
 
-def _embed_into(store: GalleryStore, embedder: Embedder, pending: list[_Pending], folder: Path, report: IndexReport,
-                on_progress: Callable[[int], None] | None) -> None:
+def _embed_into(store: GalleryStore, model: Model, engine: Engine, pending: list[_Pending], folder: Path,
+                report: IndexReport, on_progress: Callable[[int], None] | None) -> None:
     last_commit = time.monotonic()
     paths = [item.path for item in pending]
-    for batch, vectors in embedder.iter_paths(paths):
+    for batch in engine(model, paths):
         records = []
         for position, sha256, region in zip(batch.indices, batch.sha256, batch.regions):
             item = pending[position]
@@ -129,7 +133,7 @@ def _embed_into(store: GalleryStore, embedder: Embedder, pending: list[_Pending]
             else:
                 report.added += 1
         if records:
-            store.add(records, vectors, model_id=report.model_id)
+            store.add(records, batch.vectors, model_id=report.model_id)
         report.skipped += batch.skipped
         if time.monotonic() - last_commit > COMMIT_EVERY_SECONDS:
             store.commit()

@@ -17,12 +17,12 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -44,6 +44,7 @@ from lookalike.collection import (
 )
 from lookalike.data import decode_rgb
 from lookalike.embed import EmbedSettings
+from lookalike.engines import DEFAULT_ENGINE, engine_named
 from lookalike.enrolment import (
     EnrolReport,
     enrol_found,
@@ -175,14 +176,17 @@ class Session:
 
     def index(self, folder: str | Path, *, prune: bool = False, index_kind: str | None = None,
               on_plan: Callable[[int], None] | None = None,
-              on_progress: Callable[[int], None] | None = None) -> IndexReport:
+              on_progress: Callable[[int], None] | None = None, engine: str = DEFAULT_ENGINE,
+              engine_options: Mapping[str, Any] | None = None) -> IndexReport:
         """Bring the gallery up to date with the images under `folder`, embedding only new and changed files; with
         `prune`, forget images under it that are gone. `index_kind` ("flat", "hnsw", "ivf") rebuilds the index as
-        that kind. When not one file could be read, `NothingReadable` says why, and a gallery this call created is
-        removed again."""
+        that kind. `engine` embeds the files: "local", or "ray" with `engine_options` such as {"address": ...} (see
+        lookalike.engines). When not one file could be read, `NothingReadable` says why, and a gallery this call
+        created is removed again."""
+        embed = engine_named(engine, **(engine_options or {}))
         with self._changing(index_kind or "flat") as store:
             return index_folder(store, self.model, folder, index=index_kind, prune=prune, on_plan=on_plan,
-                                on_progress=on_progress)
+                                on_progress=on_progress, engine=embed)
 
     def remove(self, paths: Sequence[str | Path]) -> int:
         """Forget these images, and every image under these folders; returns how many."""
@@ -315,7 +319,7 @@ class Session:
                                  on_plan=on_plan, on_progress=on_progress)
         with self._changing() as writable:
             writable.set_threshold(report.threshold)
-        report.stored_in = store.folder
+        report.stored_in = store.location
         report.overlap = sorted(report.names & set(store.identities()))
         return report
 

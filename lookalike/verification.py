@@ -96,7 +96,7 @@ def verify_claim(store: GalleryStore, model: Model, image: ImageInput, claimed: 
     enrolled = store.enrolled_as(claimed)
     if not enrolled:
         known = ", ".join(store.identities()) or "nobody yet"
-        raise NotEnrolled(f"{claimed!r} is not enrolled in {store.folder} (enrolled: {known})")
+        raise NotEnrolled(f"{claimed!r} is not enrolled in {store.location} (enrolled: {known})")
     items, query = _embed_one_each(model, [image])
     vectors = store.vectors([stored.id for stored in enrolled])
     _, distances = identity_distances(query, vectors, [claimed] * len(enrolled), distance=model.distance,
@@ -109,8 +109,8 @@ def recognise_vectors(store: GalleryStore, distance: Distance, queries: np.ndarr
     """The enrolled identity of each query embedding, or unknown (see `RECOGNITION_CANDIDATES`)."""
     candidates = store.search(queries, RECOGNITION_CANDIDATES, enrolled_only=True)
     if len(queries) and not candidates[0]:
-        raise NotReady(f"nobody is enrolled in {store.folder}; enrol with: lookalike enroll DIR --gallery "
-                       f"{store.folder}")
+        raise NotReady(f"nobody is enrolled in {store.location}; enrol with: lookalike enroll DIR --gallery "
+                       f"{store.location}")
     results = []
     for query, hits in zip(queries, candidates):
         vectors = store.vectors([hit.image.id for hit in hits])
@@ -153,7 +153,7 @@ class CalibrationReport:
     images: int
     identities: int
     roc: Path | None
-    stored_in: Path | None  # the gallery that now holds τ
+    stored_in: str | None  # the gallery that now holds τ
     skipped: list[BadImage]
     names: frozenset[str] = frozenset()  # the identities calibrated on
     overlap: list[str] = field(default_factory=list)

@@ -50,7 +50,7 @@ def model_of(store: GalleryStore, model: Model | None, settings: EmbedSettings =
     `ModelMismatchError`), or the copy the gallery keeps."""
     if model is None:
         if not store.model_dir.is_dir():
-            raise LookalikeError(f"{store.folder}: the gallery holds no copy of its model; pass --model")
+            raise LookalikeError(f"{store.location}: the gallery holds no copy of its model; pass --model")
         model = load_model(store.model_dir, settings)
     store.check_model(model.id)
     return model
@@ -97,11 +97,19 @@ def _committed_count(location: str | Path) -> int:
 class GallerySummary:
     """What a person wants to know about a gallery: how many images, which model made them, which τ decides."""
 
-    folder: Path
+    location: str
     info: GalleryInfo
     backbone: str | None  # None when the gallery keeps no copy of its model
     image_size: int | None
     weights: str | None  # how the model's weights came to be: random, imagenet, trained, ...
+
+
+def gallery_name(location: str) -> str:
+    """A gallery's short name for titles: the name of its folder or file, with a collection other than the
+    default after it."""
+    base, _, query = location.partition("?")
+    name = base.rstrip("/").rsplit("/", 1)[-1]
+    return f"{name}?{query}" if query else name
 
 
 def summarise_gallery(store: GalleryStore) -> GallerySummary:
@@ -112,4 +120,4 @@ def summarise_gallery(store: GalleryStore) -> GallerySummary:
         meta = json.loads(config_file.read_text(encoding="utf-8"))
         arch, origin = meta.get("architecture", {}), meta.get("origin", {})
         backbone, image_size, weights = arch.get("backbone"), arch.get("image_size"), origin.get("init", "unknown")
-    return GallerySummary(store.folder, store.info, backbone, image_size, weights)
+    return GallerySummary(store.location, store.info, backbone, image_size, weights)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from imagegen import TINY_CONFIG, write_image_folder
@@ -41,5 +42,16 @@ def lookalike_main(capsys, monkeypatch):
             code = exit_.code if isinstance(exit_.code, int) else 1
         out, err = capsys.readouterr()
         return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def cli(lookalike_main):
+    """`lookalike ARGS...` run in this process, checking its exit status: gives its stdout and stderr."""
+    def run(*args, check_code=0):
+        code, out, err = lookalike_main(*args)
+        assert code == check_code, err
+        return SimpleNamespace(stdout=out, stderr=err)
 
     return run

@@ -4,7 +4,7 @@ commands, through the same `main()` in this process (`cli`), which spares a new 
 import json
 import subprocess
 import sys
-from types import SimpleNamespace
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -22,17 +22,6 @@ def run(*args, check_code=0):
     return result
 
 
-@pytest.fixture
-def cli(lookalike_main):
-    """`run`, in this process."""
-    def run(*args, check_code=0):
-        code, out, err = lookalike_main(*args)
-        assert code == check_code, err
-        return SimpleNamespace(stdout=out, stderr=err)
-
-    return run
-
-
 def test_the_command_answers_help_as_a_user_runs_it():
     out = run("--help").stdout
     assert "Usage" in out and "enroll" in out and "evaluate" in out
@@ -45,9 +34,14 @@ def test_every_command_has_help(command):
     assert result.exit_code == 0 and "Usage" in result.output and "--help" in result.output
 
 
-def test_index_search_info_remove(image_folder, tiny_model, tmp_path, cli):
+GALLERIES = pytest.mark.parametrize("gallery_name", ["g", "g.db"], ids=["folder", "milvus-lite"])
+"""The commands are the same whatever the store: a folder, or a Milvus Lite file."""
+
+
+@GALLERIES
+def test_index_search_info_remove(image_folder, tiny_model, tmp_path, cli, gallery_name):
     run = cli
-    gallery = tmp_path / "g"
+    gallery = tmp_path / gallery_name
     write_truncated_jpeg(image_folder / "class0" / "truncated.jpg")
     (image_folder / "class1" / "x.jpg").write_text("not an image")
 
@@ -203,19 +197,22 @@ def test_train_rejects_bad_settings_with_one_line(image_folder, tmp_path, cli):
     assert not (tmp_path / "m").exists()
 
 
-def test_enroll_calibrate_recognize_verify_and_manage_identities(tmp_path, tiny_model, cli):
+@GALLERIES
+def test_enroll_calibrate_recognize_verify_and_manage_identities(tmp_path, tiny_model, cli, gallery_name):
     run = cli
     people, strangers = tmp_path / "people", tmp_path / "calibration"
     write_image_folder(people, classes=2, per_class=3)  # class0 and class1 are enrolled ...
     write_image_folder(strangers, classes=3, per_class=3)  # ... class2 never is
-    gallery = tmp_path / "g"
+    gallery = tmp_path / gallery_name
     enrolled = run("enroll", people, "--gallery", gallery, "--model", tiny_model, "--workers", "0")
     assert "enrolled 2 identities (6 images)" in enrolled.stdout
     assert run("identities", "--gallery", gallery).stdout.splitlines() == ["class0,3", "class1,3"]
 
     calibrated = json.loads(run("calibrate", strangers, "--gallery", gallery, "--json", "--workers", "0").stdout)
     assert calibrated["genuine"] == 9 and calibrated["impostor"] == 27 and 0 <= calibrated["eer"] <= 1
-    assert (gallery / "roc.png").read_bytes().startswith(b"\x89PNG")
+    assert Path(calibrated["roc"]).read_bytes().startswith(b"\x89PNG")
+    beside = gallery if gallery_name == "g" else Path(f"{gallery}.lookalike/lookalike")  # a Milvus file's side folder
+    assert Path(calibrated["roc"]).parent == beside
     assert f"{calibrated['threshold']:.4f}" in run("info", "--gallery", gallery).stdout
 
     known, stranger = people / "class1" / "img2.jpg", strangers / "class2" / "img0.jpg"

@@ -138,10 +138,10 @@ def saved_cluster(store: GalleryStore, key: str) -> list[int]:
     """The image ids of numbered cluster `key` as the last `find_clusters` saved it."""
     clusters = _saved(store)
     if clusters is None:
-        raise LookalikeError(f"{store.folder} has not been clustered with its model yet; run `lookalike clusters` "
+        raise LookalikeError(f"{store.location} has not been clustered with its model yet; run `lookalike clusters` "
                              "first")
     if key not in clusters:
-        raise LookalikeError(f"the last clustering of {store.folder} has no cluster {key!r} (it numbered 1 to "
+        raise LookalikeError(f"the last clustering of {store.location} has no cluster {key!r} (it numbered 1 to "
                              f"{len(clusters)}); run `lookalike clusters` to see them")
     return clusters[key]
 

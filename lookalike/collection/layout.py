@@ -71,7 +71,7 @@ def lay_out(store: GalleryStore, *, method: str | None = None, sample: int = SAM
         raise LookalikeError(f"the sample must hold at least one image, got {sample}")
     images = store.images()
     if not images:
-        raise LookalikeError(f"{store.folder} holds no images to draw")
+        raise LookalikeError(f"{store.location} holds no images to draw")
     total = len(images)
     if total > sample:
         chosen = np.sort(np.random.default_rng(seed).choice(total, size=sample, replace=False))

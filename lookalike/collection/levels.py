@@ -163,7 +163,7 @@ def measure_levels(
     kinds = [*DUPLICATE_KINDS, *SIMILAR_KINDS]
     originals, copies, copy_prints = _copies(store, _sample(store, sample, rng), kinds, rng)
     if not originals:
-        raise LookalikeError(f"{store.folder}: none of the gallery's files could be read back to measure what a "
+        raise LookalikeError(f"{store.location}: none of the gallery's files could be read back to measure what a "
                              "duplicate is; give --threshold")
     if on_plan:
         on_plan(len(copies))

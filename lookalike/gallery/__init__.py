@@ -5,5 +5,7 @@ from lookalike.gallery.protocol import GalleryStore
 from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
 from lookalike.gallery.registry import StoreKind, register_store, store_kind_for, store_names
 
-__all__ = ["INDEX_KINDS", "Gallery", "GalleryInfo", "GalleryStore", "Hit", "ImageRecord", "StoreKind", "StoredImage",
-           "register_store", "store_kind_for", "store_names"]
+from lookalike.gallery.milvus import MilvusGallery  # isort: skip  # registers itself, so after the registry
+
+__all__ = ["INDEX_KINDS", "Gallery", "GalleryInfo", "GalleryStore", "Hit", "ImageRecord", "MilvusGallery", "StoreKind",
+           "StoredImage", "register_store", "store_kind_for", "store_names"]

@@ -40,6 +40,7 @@ import numpy as np
 from lookalike.atomic import fsync_dir
 from lookalike.errors import LookalikeError, ModelMismatchError, StorageFailed, WriteFailed
 from lookalike.gallery.catalog import CATALOG_NAME, Catalog
+from lookalike.gallery.checks import check_index_kind, check_query_args, check_records, unit_vectors
 from lookalike.gallery.manifest import MANIFEST_NAME, Manifest
 from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
 from lookalike.gallery.vector_index import (
@@ -54,7 +55,6 @@ from lookalike.gallery.vector_index import (
 __all__ = ["INDEX_KINDS", "Gallery"]
 
 MODEL_DIR_NAME = "model"
-UNIT_NORM_TOLERANCE = 1e-3
 
 _STAGING_PREFIX = ".%s.creating-"
 """A gallery being created is made in ``.<name>.creating-<pid>`` beside its folder, then renamed into place."""
@@ -77,6 +77,7 @@ class Gallery:
         self, folder: Path, manifest: Manifest, catalog: Catalog, index: VectorIndex, generation: int, read_only: bool
     ) -> None:
         self.folder = folder
+        self.location = str(folder)
         self.model_dir = folder / MODEL_DIR_NAME
         self.read_only = read_only
         self._manifest = manifest
@@ -107,7 +108,7 @@ class Gallery:
         complete one, never a half-made folder that every later command would refuse.
         """
         folder = Path(folder)
-        _check_index_kind(index)
+        check_index_kind(index)
         manifest = Manifest.new(model_id=model_id, dim=dim, index=index, effort=SearchEffort(ef_search, nprobe))
         if cls.exists(folder):
             raise LookalikeError(f"{folder} already holds a gallery")
@@ -203,8 +204,8 @@ class Gallery:
         changed file is re-indexed.
         """
         self.check_model(model_id)
-        vectors = _unit_vectors(vectors, self._manifest.dim, "vectors")
-        _check_records(records, len(vectors))
+        vectors = unit_vectors(vectors, self._manifest.dim, "vectors")
+        check_records(records, len(vectors))
         with self._changing() as catalog:
             if not records:
                 return []
@@ -281,12 +282,8 @@ class Gallery:
         visits hold fewer vectors. With ``enrolled_only``, only images enrolled under an identity are searched,
         exactly, whatever the index kind: their vectors are kept apart in memory until the enrolment changes.
         """
-        queries = _unit_vectors(queries, self._manifest.dim, "queries")
-        if k < 1:
-            raise ValueError(f"k must be at least 1, not {k}")
-        if exclude is not None and len(exclude) != len(queries):
-            raise ValueError(f"exclude has {len(exclude)} entries for {len(queries)} queries")
-        excluded = [set(ids or ()) for ids in exclude] if exclude is not None else [set()] * len(queries)
+        queries = unit_vectors(queries, self._manifest.dim, "queries")
+        excluded = check_query_args(k, exclude, len(queries))
         widest = max((len(ids) for ids in excluded), default=0)
         with self._lock:
             catalog = self._open_catalog()
@@ -309,7 +306,7 @@ class Gallery:
     def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Scores and ids of the ``k`` stored vectors nearest each query, straight from the index (approximate for
         ``hnsw`` and ``ivf``), padded with id -1 and score -inf."""
-        queries = _unit_vectors(queries, self._manifest.dim, "queries")
+        queries = unit_vectors(queries, self._manifest.dim, "queries")
         if k < 1:
             raise ValueError(f"k must be at least 1, not {k}")
         with self._lock:
@@ -355,7 +352,7 @@ class Gallery:
 
     def rebuild(self, index: str) -> None:
         """Re-file every vector into a fresh index of kind ``index``; for ``ivf``, this retrains on all of them."""
-        _check_index_kind(index)
+        check_index_kind(index)
         with self._changing():
             self._index = rebuild_index(self._index, index)
             self._index_changed = True
@@ -508,11 +505,6 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _check_index_kind(kind: str) -> None:
-    if kind not in INDEX_KINDS:
-        raise LookalikeError(f"unknown index kind {kind!r}: choose one of {', '.join(INDEX_KINDS)}")
-
-
 def _unreadable_catalog(folder: Path, error: sqlite3.Error) -> LookalikeError:
     return LookalikeError(f"gallery {folder} is damaged: cannot read {CATALOG_NAME}: {error}")
 
@@ -537,31 +529,3 @@ def _load_checked(folder: Path, generation: int, ids: np.ndarray, manifest: Mani
             f"the {index.ntotal} vectors in {path.name}"
         )
     return index
-
-
-def _unit_vectors(array: np.ndarray, dim: int, what: str) -> np.ndarray:
-    """``array`` as C-contiguous float32 rows, refusing anything that would make inner product differ from cosine."""
-    array = np.asarray(array)
-    if array.ndim != 2 or array.shape[1] != dim:
-        raise ValueError(f"{what} must have shape (n, {dim}), not {array.shape}")
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"{what} must be floating point, not {array.dtype}")
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    if not np.isfinite(array).all():
-        raise ValueError(f"{what} contain NaN or infinity")
-    norms = np.linalg.norm(array, axis=1)
-    worst = np.abs(norms - 1.0).max(initial=0.0)
-    if worst > UNIT_NORM_TOLERANCE:
-        raise ValueError(f"{what} must be L2-normalised; a norm is off from 1 by {worst:.3g}")
-    return array
-
-
-def _check_records(records: Sequence[ImageRecord], vector_count: int) -> None:
-    if len(records) != vector_count:
-        raise ValueError(f"{len(records)} records but {vector_count} vectors")
-    keys = [(record.path, record.region) for record in records]
-    if len(set(keys)) != len(keys):
-        raise ValueError("a region of a file appears more than once in one add")
-    relative = next((path for path, _ in keys if not os.path.isabs(path)), None)
-    if relative is not None:
-        raise ValueError(f"image paths must be absolute, not {relative!r}")

@@ -25,8 +25,11 @@ class GalleryStore(Protocol):
     ``commit()``.
     """
 
+    location: str
+    """Where the gallery is, as the user names it (a folder, ``photos.db``, ``http://host:19530``): for messages."""
+
     folder: Path
-    """Where the gallery lives, for messages and for files kept beside it."""
+    """A folder of this machine's for the files kept beside the vectors: the model's copy, collection state."""
 
     @property
     def info(self) -> GalleryInfo: ...

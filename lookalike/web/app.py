@@ -47,7 +47,7 @@ from lookalike.text import printable
 from lookalike.uploads import UploadDecoder, UploadLimits
 from lookalike.web.limits import UploadLimit, too_large
 from lookalike.web.security import LOOPBACK_NAMES, SecurityHeaders
-from lookalike.workspace import ModelLike
+from lookalike.workspace import ModelLike, gallery_name
 
 DEFAULT_MAX_UPLOAD_BYTES = 10 * 2**20
 THUMBNAIL_SIZE = 192
@@ -232,7 +232,7 @@ def gallery(request: Request, service: Service) -> GalleryOut:
     summary, identities = service.info(), service.identities()
     info = summary.info
     return GalleryOut(
-        name=printable(summary.folder.name), images=info.count,
+        name=printable(gallery_name(summary.location)), images=info.count,
         model=ModelOut(id=info.model_id, backbone=summary.backbone, image_size=summary.image_size,
                        embedding_dim=info.dim, weights=summary.weights),
         index=info.index, metric=info.metric, threshold=info.threshold, scorer=service.model.distance.name,

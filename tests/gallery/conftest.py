@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lookalike.gallery import GalleryStore, store_kind_for
 from lookalike.gallery.embedded import Gallery
 from lookalike.gallery.records import ImageRecord
 
@@ -90,3 +91,60 @@ def folder_state(folder: Path) -> dict[str, tuple[int, int, bytes]]:
 @pytest.fixture
 def snapshot() -> Callable[[Path], dict[str, tuple[int, int, bytes]]]:
     return folder_state
+
+
+# --- the store contract: fixtures that run a test once per kind of store ---
+
+STORE_KINDS = {"folder": "gallery", "milvus": "gallery.db"}
+"""Each kind of store, with the name of a location of that kind (a Milvus Lite file for Milvus)."""
+
+
+@pytest.fixture(params=list(STORE_KINDS))
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a contract test keeps its gallery; the test runs once per kind of store."""
+    if request.param == "milvus":
+        pytest.importorskip("milvus_lite", reason="the Milvus store needs the milvus extra (make test installs it)")
+    location = str(tmp_path / STORE_KINDS[request.param])
+    assert store_kind_for(location).name == request.param
+    return location
+
+
+@pytest.fixture
+def open_store(location: str) -> Iterator[Callable[..., GalleryStore]]:
+    """Open the gallery at ``location`` (read-only when asked); everything opened is closed at teardown."""
+    opened: list[GalleryStore] = []
+
+    def open_(read_only: bool = False) -> GalleryStore:
+        store = store_kind_for(location).open(location, read_only)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def new_store(location: str) -> Iterator[Callable[..., GalleryStore]]:
+    """Create the gallery at ``location`` (once per test) and close it at teardown."""
+    opened: list[GalleryStore] = []
+
+    def create(index: str = "flat", dim: int = DIM, **options: int) -> GalleryStore:
+        store = store_kind_for(location).create(location, model_id=MODEL_ID, dim=dim, index=index, **options)
+        opened.append(store)
+        return store
+
+    yield create
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def committed_store(new_store: Callable[..., GalleryStore], location: str,
+                    make_records: Callable[..., list[ImageRecord]], unit_vectors: Callable[..., np.ndarray]) -> str:
+    """The location of a closed gallery holding three committed images."""
+    store = new_store()
+    store.add(make_records(3), unit_vectors(3), model_id=MODEL_ID)
+    store.commit()
+    store.close()
+    return location

@@ -8,7 +8,6 @@ import sqlite3
 import numpy as np
 import pytest
 
-from lookalike.errors import LookalikeError
 from lookalike.gallery.catalog import Catalog
 from lookalike.gallery.embedded import Gallery
 from lookalike.gallery.vector_index import VectorIndex
@@ -16,21 +15,6 @@ from lookalike.gallery.vector_index import VectorIndex
 
 def index_files(folder) -> list[str]:
     return sorted(path.name for path in folder.glob("vectors-*.faiss"))
-
-
-def test_uncommitted_changes_are_gone_after_close(new_gallery, folder, model_id, make_records, unit_vectors):
-    gallery = new_gallery()
-    gallery.add(make_records(3), unit_vectors(3), model_id=model_id)
-    gallery.commit()
-    gallery.add(make_records(2, start=3), unit_vectors(2), model_id=model_id)
-    gallery.remove(["/images/0000.jpg"])
-    gallery.update_mtime("/images/0001.jpg", 777)
-    gallery.close()
-
-    with Gallery.open(folder) as reopened:
-        assert [image.path for image in reopened.images()] == [record.path for record in make_records(3)]
-        assert reopened.find("/images/0001.jpg").mtime_ns == 1
-        assert len(reopened) == 3
 
 
 def test_crash_between_writing_the_index_and_committing_sqlite(
@@ -156,22 +140,6 @@ def test_a_failed_change_discards_all_pending_changes(new_gallery, model_id, mak
     monkeypatch.undo()
 
     assert len(gallery) == 2 and [image.path for image in gallery.images()] == ["/images/0000.jpg", "/images/0001.jpg"]
-
-
-def test_a_second_writer_cannot_overwrite_a_newer_commit(folder, model_id, make_records, unit_vectors):
-    Gallery.create(folder, model_id=model_id, dim=8).close()
-    first, second = Gallery.open(folder), Gallery.open(folder)
-    try:
-        first.add(make_records(1), unit_vectors(1), model_id=model_id)
-        first.commit()
-
-        with pytest.raises(LookalikeError, match="changed by another writer"):
-            second.add(make_records(1, start=5), unit_vectors(1), model_id=model_id)
-    finally:
-        first.close()
-        second.close()
-    with Gallery.open(folder) as reopened:
-        assert [image.path for image in reopened.images()] == ["/images/0000.jpg"]
 
 
 def test_a_writer_that_closes_leaves_every_committed_row_in_the_database_file(

@@ -21,7 +21,9 @@ SCHEME = "memory://"
 class MemoryStore:
     """Vectors in a dict, searched by brute force; changes are visible at once (a toy: commit has nothing to do)."""
 
-    def __init__(self, name: str, model_id: str, dim: int) -> None:
+    def __init__(self, location: str, model_id: str, dim: int) -> None:
+        self.location = location
+        name = location[len(SCHEME):]
         self.folder = Path(tempfile.mkdtemp(prefix="memory-store-")) / name  # only for the model copy
         self.folder.mkdir()
         self.model_id, self.dim, self.threshold = model_id, dim, None
@@ -142,7 +144,7 @@ STORES: dict[str, MemoryStore] = {}
 
 
 def _create(location, *, model_id, dim, index, fill):
-    store = STORES[location] = MemoryStore(location[len(SCHEME):], model_id, dim)
+    store = STORES[location] = MemoryStore(location, model_id, dim)
     fill(store.folder)
     return store
 
