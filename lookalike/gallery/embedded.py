@@ -42,7 +42,7 @@ from lookalike.errors import LookalikeError, ModelMismatchError, StorageFailed, 
 from lookalike.gallery.catalog import CATALOG_NAME, Catalog
 from lookalike.gallery.checks import check_index_kind, check_query_args, check_records, unit_vectors
 from lookalike.gallery.manifest import MANIFEST_NAME, Manifest
-from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage
+from lookalike.gallery.records import GalleryInfo, Hit, ImageRecord, StoredImage, best_first
 from lookalike.gallery.vector_index import (
     INDEX_KINDS,
     SearchEffort,
@@ -295,11 +295,11 @@ class Gallery:
                 scores, ids = self._index.search(queries, min(k + widest, self._index.ntotal))
             images = catalog.by_id(np.unique(ids[ids >= 0]))
         return [
-            [
+            sorted((
                 Hit(images[id_], score)
                 for score, id_ in zip(row_scores, row_ids)
                 if id_ in images and id_ not in skip  # -1 (no hit) is never in images
-            ][:k]
+            ), key=best_first)[:k]
             for row_scores, row_ids, skip in zip(scores.tolist(), ids.tolist(), excluded)
         ]
 

@@ -506,8 +506,8 @@ class MilvusGallery:
             scores = queries @ np.stack([vector for _, vector in pending]).T
             for row, row_scores in zip(found, scores.tolist()):
                 row += [(score, image if with_images else image.id) for score, (image, _) in zip(row_scores, pending)]
-        for row in found:
-            row.sort(key=lambda hit: -hit[0])
+        for row in found:  # as best_first orders hits: by score, then by id
+            row.sort(key=lambda hit: (-hit[0], hit[1].id if with_images else hit[1]))
             del row[limit:]
         return found
 

@@ -98,8 +98,9 @@ class GalleryStore(Protocol):
         self, queries: np.ndarray, k: int, *, exclude: Sequence[set[int] | None] | None = None,
         enrolled_only: bool = False,
     ) -> list[list[Hit]]:
-        """The ``k`` stored images most alike to each query, best first, leaving out ``exclude[i]`` for query i;
-        with ``enrolled_only``, among the images enrolled under an identity only (recognition's question)."""
+        """The ``k`` stored images most alike to each query, best first (equal scores by id: `best_first`), leaving
+        out ``exclude[i]`` for query i; with ``enrolled_only``, among the images enrolled under an identity only
+        (recognition's question)."""
         ...
 
     def nearest(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -49,6 +49,12 @@ class Hit:
         return self.image.path
 
 
+def best_first(hit: Hit) -> tuple[float, int]:
+    """The order every store gives hits in: most alike first, and among equal scores (copies of one photo) the
+    lower id, so that two stores built alike answer alike."""
+    return -hit.score, hit.image.id
+
+
 @dataclass(frozen=True)
 class GalleryInfo:
     """What a caller needs to know about a gallery before using it; ``count`` includes uncommitted changes."""

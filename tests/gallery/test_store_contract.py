@@ -594,3 +594,15 @@ def test_unknown_index_kind_is_refused(new_store, location):
     assert not store_kind_for(location).exists(location)
     with pytest.raises(LookalikeError, match="unknown index kind"):
         new_store().rebuild("annoy")
+
+
+def test_equal_scores_come_lower_id_first(new_store, model_id, make_records, unit_vectors):
+    """Copies of one photo score alike; ordering them by id makes two stores built alike answer alike."""
+    gallery = new_store()
+    vectors = unit_vectors(6)
+    vectors[[1, 3, 5]] = vectors[0]  # four copies
+    ids = gallery.add(make_records(6), vectors, model_id=model_id)
+
+    [hits] = gallery.search(vectors[:1], 4)
+
+    assert [hit.image.id for hit in hits] == [ids[0], ids[1], ids[3], ids[5]]
