@@ -46,30 +46,26 @@ def in_new_process(*args):
     return SimpleNamespace(stdout=done.stdout, stderr=done.stderr)
 
 
-def test_a_milvus_lite_gallery_answers_like_a_folder_gallery(image_folder, tiny_model, tmp_path, cli):
-    """index and search as two commands, each its own process (Milvus Lite has to load the collection again)."""
-    queries = unseen_photos(tmp_path)
+def test_a_milvus_lite_gallery_answers_like_a_folder_gallery_and_one_process_holds_it(image_folder, tiny_model,
+                                                                                      tmp_path, cli):
+    """index and search as two commands, each its own process (Milvus Lite loads the collection again); then this
+    process opens the file, and another one is told in one line how to share it."""
+    queries, gallery = unseen_photos(tmp_path), tmp_path / "g.db"
     cli("index", image_folder, "--gallery", tmp_path / "folder", "--model", tiny_model, "--workers", "0")
-    in_new_process("index", image_folder, "--gallery", tmp_path / "g.db", "--model", tiny_model, "--workers", "0")
+    in_new_process("index", image_folder, "--gallery", gallery, "--model", tiny_model, "--workers", "0")
 
-    on_milvus = top5(in_new_process, tmp_path / "g.db", queries)
+    on_milvus = top5(in_new_process, gallery, queries)
 
     assert len(on_milvus) == 6 and all(len(hits) == 5 for hits in on_milvus)
     assert on_milvus == top5(cli, tmp_path / "folder", queries)
 
-
-def test_a_second_process_is_told_in_one_line_how_to_share_a_milvus_lite_file(image_folder, tiny_model, tmp_path,
-                                                                              cli):
-    gallery = tmp_path / "g.db"
-    cli("index", image_folder, "--gallery", gallery, "--model", tiny_model, "--workers", "0")  # this process has it
-
+    assert "images: 12" in cli("info", "--gallery", gallery).stdout  # this process has the file now
     refused = subprocess.run([sys.executable, "-m", "lookalike", "info", "--gallery", str(gallery)],
                              capture_output=True, text=True, timeout=120)
-
     assert refused.returncode == 2
     [line] = refused.stderr.strip().splitlines()
     assert "open in another process" in line and f"milvus-lite server --data-dir {gallery}" in line
-    assert "images: 12" in cli("info", "--gallery", gallery).stdout  # while this process goes on using it
+    assert on_milvus == top5(cli, gallery, queries)  # while this process goes on using it
 
 
 @pytest.fixture

@@ -192,12 +192,13 @@ class MilvusGallery:
         if where.lite:
             Path(where.uri).parent.mkdir(parents=True, exist_ok=True)
         client = _client(where)
+        folder, made = where.default_folder(), False
         try:
             if client.has_collection(where.collection):
                 raise LookalikeError(f"{where.text} already holds a gallery")
-            folder = where.default_folder()
             shutil.rmtree(folder, ignore_errors=True)  # left by a dropped collection of this name: nobody's now
             folder.mkdir(parents=True)
+            made = True
             if fill is not None:
                 fill(folder)
             properties = {
@@ -210,6 +211,8 @@ class MilvusGallery:
             _build_index(client, where.collection, index, 0)
         except BaseException as error:
             client.close()
+            if made:  # nothing half-made is left: the collection is dropped, then its folder
+                cls.delete(location)
             if isinstance(error, LookalikeError):
                 raise
             if isinstance(error, Exception):
@@ -436,16 +439,18 @@ class MilvusGallery:
                 self._write_properties(next_id=str(self._next_id))
                 changed = list(self._changed.values())
                 changed_vectors = self._committed_vectors([image.id for image in changed])
-                rows = [_row(image, vector) for image, vector in self._added.values()]
-                rows += [_row(image, changed_vectors[image.id]) for image in changed]
-                for start in range(0, len(rows), WRITE_BATCH):
-                    client.upsert(self._where.collection, rows[start:start + WRITE_BATCH])
+                new_rows = [_row(image, vector) for image, vector in self._added.values()]
+                changed_rows = [_row(image, changed_vectors[image.id]) for image in changed]
+                for write, rows in ((client.insert, new_rows), (client.upsert, changed_rows)):  # insert: new ids
+                    for start in range(0, len(rows), WRITE_BATCH):
+                        write(self._where.collection, rows[start:start + WRITE_BATCH])
                 removed = sorted(self._removed)
                 for start in range(0, len(removed), WRITE_BATCH):
                     client.delete(self._where.collection, ids=removed[start:start + WRITE_BATCH])
                 if self._rebuild_to is not None:
                     _build_index(client, self._where.collection, self._rebuild_to, len(self), replace_old=True)
                     self._index_kind = self._rebuild_to
+                client.flush(self._where.collection)  # seals what was written: searched by its index, not scanned
                 self._generation += 1
                 self._write_properties(generation=str(self._generation), index=self._index_kind)
             except Exception as error:
@@ -710,7 +715,7 @@ def _record_values(record: ImageRecord) -> dict[str, Any]:
 
 
 def _row(image: StoredImage, vector: np.ndarray) -> dict[str, Any]:
-    return {**_record_values(image), "id": image.id, "vector": vector.tolist(), "path_key": _path_key(image.path)}
+    return {**_record_values(image), "id": image.id, "vector": vector, "path_key": _path_key(image.path)}
 
 
 def _stored(row: dict[str, Any], id_: int) -> StoredImage:
