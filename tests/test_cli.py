@@ -76,11 +76,13 @@ def test_index_search_info_remove(image_folder, tiny_model, tmp_path, cli, galle
 
 
 @pytest.mark.parametrize("setup", ["missing", "empty"])
-def test_a_missing_or_empty_folder_exits_non_zero_with_a_clear_error(tmp_path, setup):
+def test_a_missing_or_empty_folder_exits_non_zero_with_a_clear_error(tmp_path, setup, cli):
+    """In this process: main() is what turns errors into one line, in a process of its own or not (the help test
+    runs the real command)."""
     folder = tmp_path / "photos"
     if setup == "empty":
         folder.mkdir()
-    result = run("index", folder, "--gallery", tmp_path / "g", check_code=2)
+    result = cli("index", folder, "--gallery", tmp_path / "g", check_code=2)
     assert result.stderr.startswith("error:") and str(folder) in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "g").exists()

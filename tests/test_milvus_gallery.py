@@ -11,13 +11,13 @@ import socket
 import subprocess
 import sys
 import time
-from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 from imagegen import write_image_folder
 
 from lookalike.embed import EmbedSettings
+from lookalike.gallery import MilvusGallery
 from lookalike.model import load_model
 from lookalike.web import create_app
 from lookalike.workspace import writable_store
@@ -38,34 +38,33 @@ def top5(cli, gallery, queries):
     return [[(hit["path"], round(hit["score"], 4)) for hit in result["hits"]] for result in found["results"]]
 
 
-def in_new_process(*args):
-    """`lookalike ARGS...` as a user runs it: a process that opens the Milvus Lite file afresh."""
-    done = subprocess.run([sys.executable, "-m", "lookalike", *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
-    assert done.returncode == 0, done.stderr
-    return SimpleNamespace(stdout=done.stdout, stderr=done.stderr)
-
-
 def test_a_milvus_lite_gallery_answers_like_a_folder_gallery_and_one_process_holds_it(image_folder, tiny_model,
                                                                                       tmp_path, cli):
-    """index and search as two commands, each its own process (Milvus Lite loads the collection again); then this
-    process opens the file, and another one is told in one line how to share it."""
     queries, gallery = unseen_photos(tmp_path), tmp_path / "g.db"
-    cli("index", image_folder, "--gallery", tmp_path / "folder", "--model", tiny_model, "--workers", "0")
-    in_new_process("index", image_folder, "--gallery", gallery, "--model", tiny_model, "--workers", "0")
+    for location in (tmp_path / "folder", gallery):
+        cli("index", image_folder, "--gallery", location, "--model", tiny_model, "--workers", "0")
 
-    on_milvus = top5(in_new_process, gallery, queries)
+    on_milvus = top5(cli, gallery, queries)
 
     assert len(on_milvus) == 6 and all(len(hits) == 5 for hits in on_milvus)
     assert on_milvus == top5(cli, tmp_path / "folder", queries)
-
-    assert "images: 12" in cli("info", "--gallery", gallery).stdout  # this process has the file now
     refused = subprocess.run([sys.executable, "-m", "lookalike", "info", "--gallery", str(gallery)],
-                             capture_output=True, text=True, timeout=120)
+                             capture_output=True, text=True, timeout=120)  # while this process has the file
     assert refused.returncode == 2
     [line] = refused.stderr.strip().splitlines()
     assert "open in another process" in line and f"milvus-lite server --data-dir {gallery}" in line
-    assert on_milvus == top5(cli, gallery, queries)  # while this process goes on using it
+
+
+def test_a_collection_released_by_milvus_is_loaded_again_on_open(image_folder, tiny_model, tmp_path, cli):
+    """A new process, or a restarted server, finds the collection released: opening loads it before searching."""
+    gallery = tmp_path / "g.db"
+    cli("index", image_folder, "--gallery", gallery, "--model", tiny_model, "--workers", "0")
+    with MilvusGallery.open(gallery) as store:
+        store._open().release_collection("lookalike")
+
+    query = (image_folder / "class0" / "img1.png").resolve()
+    [result] = json.loads(cli("search", query, "--gallery", gallery, "-k", "1", "--json").stdout)["results"]
+    assert result["hits"][0]["path"] == str(query)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from imagegen import write_image_folder
 
@@ -21,10 +22,11 @@ def write_coloured_classes(root: Path, per_class: int = 5) -> None:
             Image.fromarray(pixels).save(folder / f"img{i}.{'png' if i % 2 else 'jpg'}", quality=95)
 
 
-def test_cluster_name_recognise_and_map_a_collection(tmp_path, tiny_model, lookalike_main):
+@pytest.mark.parametrize("gallery_name", ["gallery", "gallery.db"], ids=["folder", "milvus-lite"])
+def test_cluster_name_recognise_and_map_a_collection(tmp_path, tiny_model, lookalike_main, gallery_name):
     photos = tmp_path / "photos"
     write_coloured_classes(photos)
-    gallery = tmp_path / "gallery"
+    gallery = tmp_path / gallery_name
     assert lookalike_main("index", photos, "--gallery", gallery, "--model", tiny_model, "--workers", "0")[0] == 0
 
     code, out, err = lookalike_main("clusters", "--gallery", gallery)
