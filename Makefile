@@ -43,7 +43,7 @@ BENCH_MINUTES ?= 10
 $(BENCH_VENV)/.installed: pyproject.toml bench/requirements.txt
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[faces]' -r bench/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[faces,milvus,ray]' -r bench/requirements.txt
 	touch $@
 
 bench: $(BENCH_VENV)/.installed
@@ -58,6 +58,9 @@ bench: $(BENCH_VENV)/.installed
 	$(BENCH_VENV)/bin/python bench/clusters_quality.py --faces $(DATA)/lfw_deepfunneled_subset \
 	    --photos $(DATA)/flowers_recognition --out $$(mktemp -d)/cq --record
 	$(BENCH_VENV)/bin/python bench/collection_scale.py --sizes 100000 1000000 --out $$(mktemp -d)/cs --record
+	$(BENCH_VENV)/bin/python bench/store_agreement.py $(DATA)/flowers_recognition --record
+	$(BENCH_VENV)/bin/python bench/ray_overhead.py $(DATA)/flowers_recognition --images 750 --record
+	$(BENCH_VENV)/bin/python bench/store_scale.py --n 1000000 --record
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) demo-output .pytest_cache test-artifacts
