@@ -36,6 +36,26 @@ def unit_vectors(rng: np.random.Generator) -> Callable[..., np.ndarray]:
 
 
 @pytest.fixture
+def clustered(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """600 16-d unit vectors in 30 tight clusters, and 60 queries that are noisy copies of stored vectors."""
+    centres = rng.standard_normal((30, 16))
+    points = np.repeat(centres, 20, axis=0) + 0.15 * rng.standard_normal((600, 16))
+    queries = points[rng.choice(600, 60, replace=False)] + 0.05 * rng.standard_normal((60, 16))
+    unit = lambda rows: (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    return unit(points), unit(queries)
+
+
+@pytest.fixture
+def exact_nearest() -> Callable[[np.ndarray, list[int], np.ndarray], list[int]]:
+    """The id of each query's exact nearest stored vector, given the stored vectors and their ids."""
+
+    def nearest(stored: np.ndarray, ids: list[int], queries: np.ndarray) -> list[int]:
+        return [ids[position] for position in np.argmax(queries @ stored.T, axis=1)]
+
+    return nearest
+
+
+@pytest.fixture
 def make_records() -> Callable[..., list[ImageRecord]]:
     """Records for ``/images/0000.jpg`` and so on; paths are keys only, no file needs to exist."""
 

@@ -5,35 +5,18 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 
 from lookalike.errors import ModelMismatchError
 from lookalike.gallery.embedded import Gallery
-from lookalike.gallery.protocol import GalleryStore
 
 
-def brute_force_top_k(stored: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Positions and scores of the k largest inner products per query, computed the plain way."""
-    scores = queries @ stored.T
-    order = np.argsort(-scores, axis=1)[:, :k]
-    return order, np.take_along_axis(scores, order, axis=1)
-
-
-def test_created_gallery_describes_itself(new_gallery, folder, model_id):
+def test_a_created_gallery_is_its_manifest_and_a_model_folder_inside(new_gallery, folder, model_id):
     gallery = new_gallery()
 
-    info = gallery.info
-    assert (info.model_id, info.dim, info.metric, info.index, info.threshold, info.count) == (
-        model_id, 8, "cosine", "flat", None, 0,
-    )
-    assert len(gallery) == 0
-    assert Gallery.exists(folder)
-    assert gallery.model_dir == folder / "model"
-    assert not gallery.model_dir.exists()  # the caller puts the model there
+    assert Gallery.exists(folder) and gallery.model_dir == folder / "model"
     manifest = json.loads((folder / "gallery.json").read_text())
     assert manifest["model_id"] == model_id and manifest["dim"] == 8 and manifest["index"] == "flat"
-    assert isinstance(gallery, GalleryStore)
 
 
 def test_update_mtime_persists_without_rewriting_the_index(new_gallery, folder, model_id, make_records, unit_vectors):
@@ -63,15 +46,11 @@ def test_another_model_is_refused_and_nothing_changes_on_disk(
     gallery.close()
     before = snapshot(folder)
 
-    with Gallery.open(folder) as gallery:
-        with pytest.raises(ModelMismatchError) as refusal:
+    with Gallery.open(folder) as gallery:  # the refusal itself is in the store contract
+        with pytest.raises(ModelMismatchError):
             gallery.add(make_records(2, start=5), unit_vectors(2), model_id="other-model")
         gallery.commit()
-        gallery.check_model(model_id)  # the right model passes
 
-    message = str(refusal.value)
-    assert model_id in message and "other-model" in message
-    assert "re-index into a new gallery or pass the model that built it" in message
     assert snapshot(folder) == before
 
 

@@ -11,22 +11,6 @@ import pytest
 from lookalike.gallery.embedded import Gallery
 from lookalike.gallery.vector_index import ivf_list_count
 
-DIM = 16
-
-
-@pytest.fixture
-def clustered(rng):
-    """600 unit vectors in 30 tight clusters, and 60 queries that are noisy copies of stored vectors."""
-    centres = rng.standard_normal((30, DIM))
-    points = np.repeat(centres, 20, axis=0) + 0.15 * rng.standard_normal((600, DIM))
-    queries = points[rng.choice(600, 60, replace=False)] + 0.05 * rng.standard_normal((60, DIM))
-    unit = lambda rows: (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
-    return unit(points), unit(queries)
-
-
-def nearest(stored: np.ndarray, ids: list[int], queries: np.ndarray) -> list[int]:
-    return [ids[position] for position in np.argmax(queries @ stored.T, axis=1)]
-
 
 def top_ids(gallery: Gallery, queries: np.ndarray, k: int = 1) -> list[list[int]]:
     return [[hit.image.id for hit in row] for row in gallery.search(queries, k)]
@@ -43,7 +27,7 @@ def test_hnsw_returns_k_hits_beyond_its_search_effort(new_gallery, model_id, mak
 
 def test_ivf_drops_the_padding_of_lists_too_small_for_k(new_gallery, model_id, make_records, clustered):
     stored, queries = clustered
-    gallery = new_gallery("ivf", dim=DIM, nprobe=1)
+    gallery = new_gallery("ivf", dim=16, nprobe=1)
     ids = set(gallery.add(make_records(600), stored, model_id=model_id))
 
     hits = gallery.search(queries, 600)
@@ -58,9 +42,10 @@ def test_search_effort_is_kept_in_gallery_json(new_gallery, folder):
     assert json.loads((folder / "gallery.json").read_text())["effort"] == {"ef_search": 128, "nprobe": 4}
 
 
-def test_ivf_trains_on_a_tiny_first_add_and_keeps_working(new_gallery, model_id, make_records, clustered):
+def test_ivf_trains_on_a_tiny_first_add_and_keeps_working(new_gallery, model_id, make_records, clustered,
+                                                          exact_nearest):
     stored, queries = clustered
-    gallery = new_gallery("ivf", dim=DIM)
+    gallery = new_gallery("ivf", dim=16)
     first = gallery.add(make_records(3), stored[:3], model_id=model_id)
     later = gallery.add(make_records(597, start=3), stored[3:], model_id=model_id)
     ids = first + later
@@ -68,7 +53,7 @@ def test_ivf_trains_on_a_tiny_first_add_and_keeps_working(new_gallery, model_id,
     assert [row[0] for row in top_ids(gallery, stored[:50])] == ids[:50]  # a single list: every search is exact
     gallery.rebuild("ivf")  # retrain now the gallery has grown
     found = [row[0] for row in top_ids(gallery, queries)]
-    assert np.mean(np.array(found) == np.array(nearest(stored, ids, queries))) >= 0.95
+    assert np.mean(np.array(found) == np.array(exact_nearest(stored, ids, queries))) >= 0.95
 
 
 @pytest.mark.parametrize(

@@ -510,37 +510,20 @@ def test_nearest_gives_scores_and_ids_padded_with_minus_one(new_store, model_id,
 
 # --- index kinds ---
 
-INDEX_DIM = 16
-
-
-@pytest.fixture
-def clustered(rng):
-    """600 unit vectors in 30 tight clusters, and 60 queries that are noisy copies of stored vectors."""
-    centres = rng.standard_normal((30, INDEX_DIM))
-    points = np.repeat(centres, 20, axis=0) + 0.15 * rng.standard_normal((600, INDEX_DIM))
-    queries = points[rng.choice(600, 60, replace=False)] + 0.05 * rng.standard_normal((60, INDEX_DIM))
-    unit = lambda rows: (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
-    return unit(points), unit(queries)
-
-
-def nearest_ids(stored: np.ndarray, ids: list[int], queries: np.ndarray) -> list[int]:
-    return [ids[position] for position in np.argmax(queries @ stored.T, axis=1)]
-
-
 def top_ids(gallery, queries: np.ndarray, k: int = 1) -> list[list[int]]:
     return [[hit.image.id for hit in row] for row in gallery.search(queries, k)]
 
 
 @pytest.mark.parametrize("kind", INDEX_KINDS)
 def test_each_kind_finds_neighbours_survives_reopen_and_supports_remove(new_store, open_store, model_id,
-                                                                        make_records, clustered, kind):
+                                                                        make_records, clustered, exact_nearest, kind):
     stored, queries = clustered
-    gallery = new_store(kind, dim=INDEX_DIM)
+    gallery = new_store(kind, dim=stored.shape[1])
     records = make_records(600)
     ids = gallery.add(records, stored, model_id=model_id)
     gallery.commit()
     found = [row[0] for row in top_ids(gallery, queries)]
-    recall = np.mean(np.array(found) == np.array(nearest_ids(stored, ids, queries)))
+    recall = np.mean(np.array(found) == np.array(exact_nearest(stored, ids, queries)))
     assert recall == 1.0 if kind == "flat" else recall >= 0.95
     before = gallery.search(queries, 5)
     gone = set(range(0, 600, 3))
@@ -560,14 +543,14 @@ def test_each_kind_finds_neighbours_survives_reopen_and_supports_remove(new_stor
         hits = top_ids(reopened, queries, 10)
         assert not {ids[position] for position in gone} & {id_ for row in hits for id_ in row}
         found = [row[0] for row in hits]
-        expected = nearest_ids(stored[kept], [ids[position] for position in kept], queries)
+        expected = exact_nearest(stored[kept], [ids[position] for position in kept], queries)
         assert np.mean(np.array(found) == np.array(expected)) >= 0.95
 
 
 def test_rebuild_changes_kind_at_commit_and_keeps_every_vector(new_store, open_store, model_id, make_records,
-                                                               clustered):
+                                                               clustered, exact_nearest):
     stored, queries = clustered
-    gallery = new_store("flat", dim=INDEX_DIM)
+    gallery = new_store("flat", dim=stored.shape[1])
     ids = gallery.add(make_records(600), stored, model_id=model_id)
     gallery.commit()
 
@@ -582,7 +565,7 @@ def test_rebuild_changes_kind_at_commit_and_keeps_every_vector(new_store, open_s
         assert reopened.info.index == "hnsw"
         np.testing.assert_array_equal(reopened.vectors(ids), stored)
         found = [row[0] for row in top_ids(reopened, queries)]
-        assert np.mean(np.array(found) == np.array(nearest_ids(stored, ids, queries))) >= 0.95
+        assert np.mean(np.array(found) == np.array(exact_nearest(stored, ids, queries))) >= 0.95
         reopened.rebuild("ivf")
     with open_store() as reopened:
         assert reopened.info.index == "hnsw"  # the uncommitted rebuild was discarded
