@@ -681,8 +681,9 @@ def demo(
     out: Annotated[Path, typer.Option(help="The demo's own folder: model, galleries, grid and report; what a rerun "
                                            "cannot reuse is rebuilt.")] = Path("demo-output"),
     image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 64,
-    epochs: Annotated[int, typer.Option(min=0, help="Label-free training epochs; 0 shows only the untrained "
-                                                    "baseline.")] = 8,
+    minutes: Annotated[float, typer.Option(min=0.1, help="Training time budget in minutes.")] = 1.5,
+    epochs: Annotated[int, typer.Option(min=0, help="At most this many label-free training epochs; 0 shows only "
+                                                    "the untrained baseline.")] = 50,
 ) -> None:
     """Run the main job: train a model without labels, index a labelled folder with it and with an untrained
     baseline, search held-out images, and write an HTML report comparing the two.
@@ -694,7 +695,7 @@ def demo(
 
     with _progress() as bars:
         on_plan, on_progress = bars.counter("embedding")
-        result = run_demo(out, data, image_size=image_size, epochs=epochs, on_plan=on_plan,
+        result = run_demo(out, data, image_size=image_size, epochs=epochs, minutes=minutes, on_plan=on_plan,
                           on_progress=on_progress, say=_say, training=bars.training())
     _warn_skipped(result.best.index.skipped)
     typer.echo(str(result.report))

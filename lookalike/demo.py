@@ -29,9 +29,35 @@ from lookalike.search import QueryResult
 from lookalike.session import Session
 from lookalike.training import Callbacks, TrainSettings, train_folder
 from lookalike.training.history import LOG_FILE, read_log
+from lookalike.views import recipe_named
 
 GRID_QUERIES = 6
 GRID_HITS = 8
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the demo trains on a kind of data, and the words that tell the reader so."""
+
+    objective: str
+    views: str
+    lr: float
+    batch_size: int
+    description: str
+
+
+DEFAULT_RECIPE = Recipe("triplet", "seed", 3e-4, 64, "triplets with semi-hard mining on the seed's views")
+RECIPES = {
+    # The offline digits (the folder lookalike.data.public_sets makes): mirrored or half-cropped digits are other
+    # digits, so the seed's views taught the encoder to confuse them; SimCLR with the strokes views wins instead.
+    "sklearn_digits": Recipe("simclr", "strokes", 1e-3, 128, "SimCLR on views that keep a digit a digit (no mirror "
+                                                              "images, crops of 60 % or more)"),
+}
+
+
+def recipe_for(data_dir: Path) -> Recipe:
+    """The recipe for a public set the demo knows (by the folder its loader makes), else the default."""
+    return RECIPES.get(data_dir.name, DEFAULT_RECIPE)
 
 
 @dataclass
@@ -68,7 +94,8 @@ def run_demo(
     *,
     backbone: str = "resnet18",
     image_size: int = 64,
-    epochs: int = 8,
+    epochs: int = 50,
+    minutes: float | None = 1.5,
     query_fraction: float = 0.2,
     seed: int = 0,
     say: Callable[[str], None] = print,
@@ -78,8 +105,9 @@ def run_demo(
 ) -> DemoResult:
     """Train a model on `data` (or a public set) without labels, index it, query a held-out fifth, write the report.
 
-    `out_dir` belongs to the demo: a model or gallery in it that a rerun cannot reuse is rebuilt. `epochs=0` skips
-    training and shows only the untrained baseline.
+    Training runs for `minutes` (None: no budget), at most `epochs`, with the recipe that suits the data
+    (`recipe_for`). `out_dir` belongs to the demo: a model or gallery in it that a rerun cannot reuse is rebuilt.
+    `epochs=0` skips training and shows only the untrained baseline.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir).resolve()
@@ -88,6 +116,7 @@ def run_demo(
     else:
         data_dir, description = Path(data).resolve(), "the folder given with --data"
     say(f"data: {data_dir} — {description}")
+    recipe = recipe_for(data_dir)
     images = find_images(data_dir)
     _, query_positions = split_indices(len(images), 1 - query_fraction, seed)
     queries = [images[i] for i in query_positions]
@@ -95,12 +124,16 @@ def run_demo(
     label_counts = Counter(labels)
     chance = sum((count / len(labels)) ** 2 for count in label_counts.values())
 
-    # The untrained baseline reads the layer the trained encoder will search with.
-    config = EncoderConfig(backbone=backbone, image_size=image_size, embed_from=ObjectiveChoice().default_embed_from)
+    # The untrained baseline is the trained encoder's network before training, read at the layer it will search with.
+    objective = ObjectiveChoice(recipe.objective)
+    config = EncoderConfig(backbone=backbone, image_size=image_size, head=objective.default_head,
+                           embed_from=objective.default_embed_from)
     encoders = {"untrained": create_encoder(config, seed=seed)}
     model_dir = out_dir / "model"
     if epochs:
-        encoders["trained"] = _trained_model(data_dir, model_dir, config, epochs, seed, say, training or Callbacks(say))
+        settings = TrainSettings(epochs=epochs, minutes=minutes, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed)
+        encoders["trained"] = _trained_model(data_dir, model_dir, config, recipe, settings, say,
+                                             training or Callbacks(say))
     evaluations = []
     for name, encoder in encoders.items():
         gallery = out_dir / f"gallery-{name}"
@@ -131,27 +164,35 @@ def run_demo(
         out_dir / "report.html",
         "lookalike demo",
         _report_sections(data_dir, description, config, model_dir if epochs else None, evaluations, chance, grid,
-                         curves, time.perf_counter() - started),
+                         curves, time.perf_counter() - started, recipe),
     )
     say(f"report: {report}")
     return DemoResult(data_dir, description, model_dir, report, grid, evaluations, chance)
 
 
-def _trained_model(data_dir: Path, model_dir: Path, config: EncoderConfig, epochs: int, seed: int,
+def _trained_model(data_dir: Path, model_dir: Path, config: EncoderConfig, recipe: Recipe, settings: TrainSettings,
                    say: Callable[[str], None], callbacks: Callbacks) -> Encoder:
-    """The model an earlier demo run trained with the same data and settings, or a newly trained one."""
+    """The model an earlier demo run trained with the same data, recipe and settings, or a newly trained one."""
+    wanted = {"epochs": settings.epochs, "minutes": settings.minutes, "seed": settings.seed, "lr": settings.lr,
+              "batch_size": settings.batch_size}
     if (model_dir / CONFIG_FILE).is_file():
         earlier = load_model(model_dir)
         training = earlier.origin.get("training", {})
-        if (earlier.config == config and training.get("folder") == str(data_dir)
-                and training.get("epochs_done") == epochs and training.get("settings", {}).get("seed") == seed):
+        done = {key: training.get("settings", {}).get(key) for key in wanted}
+        objective = ObjectiveChoice(recipe.objective)
+        views = [view.to_dict() for view in objective.views(recipe_named(recipe.views))]
+        if (earlier.config == config and training.get("folder") == str(data_dir) and done == wanted
+                and training.get("objective") == recipe.objective and training.get("views") == views):
             say(f"model: reusing {model_dir}, trained by an earlier demo run with the same settings")
             return earlier
     shutil.rmtree(model_dir, ignore_errors=True)  # the demo's own folder, from a run with other settings
-    say(f"training {config.backbone} at {config.image_size} px for {epochs} epochs without labels "
-        f"(triplets, semi-hard mining, seed views) into {model_dir}")
-    train_folder(data_dir, model_dir, settings=TrainSettings(epochs=epochs, batch_size=64, lr=3e-4, seed=seed),
-                 backbone=config.backbone, image_size=config.image_size, head=config.head, callbacks=callbacks)
+    budget = f"{settings.minutes:g} minutes (at most {settings.epochs} epochs)" if settings.minutes \
+        else f"{settings.epochs} epochs"
+    say(f"training {config.backbone} at {config.image_size} px for {budget} without labels: {recipe.description}; "
+        f"into {model_dir}")
+    train_folder(data_dir, model_dir, objective=ObjectiveChoice(recipe.objective), settings=settings,
+                 backbone=config.backbone, image_size=config.image_size, head=config.head,
+                 embed_from=config.embed_from, views=recipe.views, callbacks=callbacks)
     return load_model(model_dir)
 
 
@@ -183,10 +224,9 @@ def _verdict(evaluations: list[Evaluation]) -> list[str]:
     if trained.map_at_r >= untrained.map_at_r:
         return [f"Training raised mAP@R from {untrained.map_at_r:.3f} to {trained.map_at_r:.3f}."]
     return [f"Training lowered mAP@R from {untrained.map_at_r:.3f} to {trained.map_at_r:.3f} on this data. The "
-            "views taught the encoder to ignore what they change: the seed's positive is a centre half crop, "
-            "maybe mirrored, with another contrast, and when a crop or a mirror image changes what the picture "
-            "shows (a handwritten digit, for example), classes get pulled together. Choose views that keep "
-            "identity for such data."]
+            "views taught the encoder to ignore what they change, and when a crop or a mirror image changes what "
+            "the picture shows (a handwritten digit, for example), classes get pulled together. Choose views that "
+            "keep identity for such data (train --views)."]
 
 
 def _diagnostics(model_dir: Path) -> list[str]:
@@ -196,7 +236,7 @@ def _diagnostics(model_dir: Path) -> list[str]:
     return [sentence] if sentence else []
 
 
-def _report_sections(data_dir, description, config, model_dir, evaluations, chance, grid, curves, seconds):
+def _report_sections(data_dir, description, config, model_dir, evaluations, chance, grid, curves, seconds, recipe):
     best = evaluations[-1]
     trained = model_dir is not None
     return [
@@ -204,6 +244,7 @@ def _report_sections(data_dir, description, config, model_dir, evaluations, chan
             ("data", f"{data_dir} ({description})"),
             ("images found", str(best.index.found)),
             ("model", f"{config.backbone}, {config.image_size} px, {config.embedding_dim}-d embedding"),
+            ("training", recipe.description if trained else "none (--epochs 0)"),
             ("trained model folder", str(model_dir) if trained else "no training (--epochs 0)"),
             *[(f"gallery ({e.name})", f"{e.gallery} (model id {e.index.model_id})") for e in evaluations],
             ("total time", f"{seconds:.1f} s"),

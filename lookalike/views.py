@@ -247,6 +247,13 @@ register_preset("faces", lambda: SimCLRView(scale=(0.5, 1.0), ratio=(0.9, 1.1), 
 register_preset("simclr-short", lambda: SimCLRView(scale=(0.2, 1.0), brightness=0.4, contrast=0.4, saturation=0.4,
                                                    hue=0.1))
 
+# Drawings made of strokes (handwritten digits, glyphs, sketches): a mirror image, or a small corner, of one is often
+# another symbol, so views keep the drawing's orientation and most of it, and change only brightness and contrast.
+# On the demo's handwritten digits, SimCLR with these views beat the untrained encoder in 1.5 minutes, where the
+# seed's mirrored half crops lost to it (README, the demo).
+register_preset("strokes", lambda: SimCLRView(scale=(0.6, 1.0), ratio=(0.8, 1.25), flip_p=0.0, brightness=0.4,
+                                              contrast=0.4, saturation=0.0, hue=0.0, grey_p=0.0))
+
 
 def recipe_named(name: str) -> ViewRecipe:
     """A preset, or a recipe with its default settings."""
