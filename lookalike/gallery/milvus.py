@@ -470,8 +470,10 @@ class MilvusGallery:
                 return False
             before = self._generation
             self._load_properties(_properties(self._open(), self._where.collection))
-            self._committed_count = self._count()
-            return self._generation != before
+            if self._generation == before:
+                return False
+            self._committed_count = self._count()  # every commit moves the generation: no need to count before
+            return True
 
     def close(self) -> None:
         with self._lock:
