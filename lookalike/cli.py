@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from lookalike import uploads
 from lookalike.collection import LAYOUTS, MAP_SAMPLE
@@ -24,6 +32,7 @@ from lookalike.data import BadImage
 from lookalike.embed import EmbedSettings
 from lookalike.errors import LookalikeError, NothingReadable
 from lookalike.gallery import INDEX_KINDS
+from lookalike.job_progress import JobStatus
 from lookalike.models import backbone_names
 from lookalike.models.pair_head import PAIR_HEADS
 from lookalike.models.whitening import DEFAULT_SHRINKAGE
@@ -124,6 +133,22 @@ def _progress() -> Iterator[_Bars]:
         TimeRemainingColumn(), console=stderr, transient=True, disable=not stderr.is_terminal,
     ) as bar:
         yield _Bars(bar)
+
+
+@contextlib.contextmanager
+def _job_bar(description: str) -> Iterator[Callable[[JobStatus], None]]:
+    """One bar for a whole job of several stages (see lookalike.job_progress): its share done, the stage running, and
+    the time left as the job estimates it."""
+    columns = TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[status]}")
+    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
+        task = bar.add_task(description, total=1.0, status="")
+
+        def on_job(status: JobStatus) -> None:
+            seconds = status.seconds_left
+            left = f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+            bar.update(task, completed=status.fraction, status=f"{status.stage}, about {left} left")
+
+        yield on_job
 
 
 def _default(objective: str, setting: str) -> object:
@@ -684,21 +709,23 @@ def demo(
     minutes: Annotated[float, typer.Option(min=0.1, help="Training time budget in minutes.")] = 1.5,
     epochs: Annotated[int, typer.Option(min=0, help="At most this many label-free training epochs; 0 shows only "
                                                     "the untrained baseline.")] = 50,
+    precision: PrecisionOption = "auto",
 ) -> None:
-    """Run the main job: train a model without labels, index a labelled folder with it and with an untrained
-    baseline, search held-out images, and write an HTML report comparing the two.
+    """Run the main job: train a model without labels, index a labelled folder with it and with the same network
+    untrained, search every image against the rest, and write an HTML report comparing the two; the last lines give
+    each encoder's scores, then the report's path.
 
     Without --data it downloads TensorFlow's flower photos (cached), or offline uses scikit-learn's handwritten
     digits, and says which it used.
     """
     from lookalike.demo import run_demo
 
-    with _progress() as bars:
-        on_plan, on_progress = bars.counter("embedding")
-        result = run_demo(out, data, image_size=image_size, epochs=epochs, minutes=minutes, on_plan=on_plan,
-                          on_progress=on_progress, say=_say, training=bars.training())
+    with _job_bar("demo") as on_job:
+        result = run_demo(out, data, image_size=image_size, epochs=epochs, minutes=minutes, precision=precision,
+                          say=_say, on_job=on_job)
     _warn_skipped(result.best.index.skipped)
-    typer.echo(str(result.report))
+    for line in result.summary():
+        typer.echo(line)
 
 
 ThresholdOption = Annotated[

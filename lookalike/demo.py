@@ -12,27 +12,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lookalike import __version__
-from lookalike.data import find_images, label_for, split_indices
+from lookalike.atomic import write_bytes_atomic
+from lookalike.data import find_images, label_for
 from lookalike.data.public_sets import demo_images
-from lookalike.diagnostics import verdict
+from lookalike.demo_report import DemoFigures, DemoRun, write_demo_report
+from lookalike.embed import EmbedSettings
 from lookalike.gallery import Gallery
 from lookalike.indexing import IndexReport
+from lookalike.job_progress import JobProgress, JobStatus
 from lookalike.metrics import RetrievalScores, retrieval_scores
 from lookalike.models import Encoder, EncoderConfig, create_encoder, load_model, model_id
 from lookalike.models.storage import CONFIG_FILE
 from lookalike.objectives.choice import ObjectiveChoice
 from lookalike.report.curves import CURVES_FILE
 from lookalike.report.grid import render_grid
-from lookalike.report.html import Section, write_report
+from lookalike.report.scores import SCORES_FILE, draw_scores
 from lookalike.search import QueryResult
 from lookalike.session import Session
-from lookalike.training import Callbacks, TrainSettings, train_folder
-from lookalike.training.history import LOG_FILE, read_log
+from lookalike.training import Callbacks, StepProgress, TrainSettings, train_folder
 from lookalike.views import recipe_named
 
 GRID_QUERIES = 6
 GRID_HITS = 8
+MAP_SAMPLE = 1000
+"""Images on the report's map: t-SNE lays out a thousand in seconds on two cores."""
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def recipe_for(data_dir: Path) -> Recipe:
 
 @dataclass
 class Evaluation:
-    """One encoder's gallery over the demo folder and its scores on the held-out queries."""
+    """One encoder's gallery over the demo folder, every image searched against the rest, and the scores."""
 
     name: str
     gallery: Path
@@ -70,6 +73,26 @@ class Evaluation:
     results: list[QueryResult]
     query_labels: list[str | None]
     scores: RetrievalScores
+    """Over every image as a query."""
+    unseen: RetrievalScores | None = None
+    """Over the images that training held out (never saw, even without labels), when training ran."""
+
+    def line(self, backbone: str, chance: float) -> str:
+        """The encoder's result in one line, the form the demo ends with."""
+        return (f"{self.name} {backbone}: {self.index.found} images indexed ({self.index.embedded} embedded) in "
+                f"{self.index.seconds:.1f} s; {self.scores.queries} queries: precision@1 "
+                f"{self.scores.precision_at_1:.3f} (chance {chance:.3f}), mAP@R {self.scores.map_at_r:.3f}")
+
+    def scores_on(self, queries: set[Path], label_counts: Counter[str | None]) -> RetrievalScores:
+        """The scores over the results whose query is in `queries`."""
+        chosen = [(result, label) for result, label in zip(self.results, self.query_labels)
+                  if Path(result.query) in queries]
+        return _scores([result for result, _ in chosen], [label for _, label in chosen], label_counts)
+
+
+def _scores(results: list[QueryResult], labels: list[str | None], label_counts: Counter[str | None]) -> RetrievalScores:
+    return retrieval_scores(labels, [[hit.image.label for hit in result.hits] for result in results],
+                            [label_counts[label] - 1 for label in labels])  # a query is excluded from its own hits
 
 
 @dataclass
@@ -82,10 +105,32 @@ class DemoResult:
     evaluations: list[Evaluation]
     """The untrained baseline first, then the trained encoder when training ran."""
     chance_precision_at_1: float
+    backbone: str
 
     @property
     def best(self) -> Evaluation:
         return self.evaluations[-1]
+
+    def summary(self) -> list[str]:
+        """The demo's last words: one line per encoder, lookalike's trained encoder last, then the report."""
+        lines = [evaluation.line(self.backbone, self.chance_precision_at_1) for evaluation in self.evaluations]
+        return [*lines, f"report: {self.report}"]
+
+
+HELD_OUT_FILE = "held-out.txt"
+"""The images the demo's training held out, one path a line: the report scores them apart."""
+GALLERY = "gallery"
+"""The demo's gallery of its last encoder (the trained one): `lookalike serve --gallery demo-output/gallery`."""
+
+_EMBED_PER_SECOND = 150
+_DECODE_PER_SECOND = 800
+_TRAIN_PER_SECOND = 40
+_REPORT_SECONDS = 15
+"""First guesses of the stages' pace on two cores (the map's layout dominates the report); the job refines them."""
+
+_BASELINE, _DECODING, _TRAINING, _TRAINED, _REPORT = (
+    "indexing with the untrained network", "decoding the training images", "training", "indexing with the trained "
+    "network", "drawing the report")
 
 
 def run_demo(
@@ -96,18 +141,18 @@ def run_demo(
     image_size: int = 64,
     epochs: int = 50,
     minutes: float | None = 1.5,
-    query_fraction: float = 0.2,
     seed: int = 0,
+    precision: str = "auto",
     say: Callable[[str], None] = print,
-    on_plan: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
-    training: Callbacks | None = None,
+    on_job: Callable[[JobStatus], None] | None = None,
 ) -> DemoResult:
-    """Train a model on `data` (or a public set) without labels, index it, query a held-out fifth, write the report.
+    """Train a model on `data` (or a public set) without labels, index it, search every image, write the report.
 
     Training runs for `minutes` (None: no budget), at most `epochs`, with the recipe that suits the data
     (`recipe_for`). `out_dir` belongs to the demo: a model or gallery in it that a rerun cannot reuse is rebuilt.
-    `epochs=0` skips training and shows only the untrained baseline.
+    `epochs=0` skips training and shows only the untrained baseline. `precision` is training's and embedding's
+    (auto: bf16 where the CPU has it natively). `on_job` hears the whole job's progress, as one fraction and an
+    estimate of the time left; the result's `summary()` gives the lines to end with.
     """
     started = time.perf_counter()
     out_dir = Path(out_dir).resolve()
@@ -118,61 +163,91 @@ def run_demo(
     say(f"data: {data_dir} — {description}")
     recipe = recipe_for(data_dir)
     images = find_images(data_dir)
-    _, query_positions = split_indices(len(images), 1 - query_fraction, seed)
-    queries = [images[i] for i in query_positions]
     labels = [label_for(path, data_dir) for path in images]
     label_counts = Counter(labels)
     chance = sum((count / len(labels)) ** 2 for count in label_counts.values())
+    settings = TrainSettings(epochs=max(epochs, 1), minutes=minutes, batch_size=recipe.batch_size, lr=recipe.lr,
+                             seed=seed, precision=precision)
+    embedding = EmbedSettings(precision=precision)
+    job = JobProgress(_stage_estimates(len(images), settings if epochs else None), on_job)
+
+    def evaluate(name: str, encoder: Encoder, gallery: Path, stage: str) -> Evaluation:
+        """Index the folder, then search every image against the rest: five times the queries of a held-out
+        split, so that a difference of a few queries between two encoders is not read as a result."""
+        _discard_if_other_model(gallery, encoder)
+        on_plan, on_progress = job.counter(stage)
+        with Session(gallery, encoder, settings=embedding) as session:
+            index = session.index(data_dir, on_plan=on_plan, on_progress=on_progress)
+            searched = session.search_all(images, k=max(label_counts.values()), exclude_self=True)
+        job.finish(stage)
+        query_labels = [label_for(Path(result.query), data_dir) for result in searched.results]
+        return Evaluation(name, gallery, index, searched.results, query_labels,
+                          _scores(searched.results, query_labels, label_counts))
 
     # The untrained baseline is the trained encoder's network before training, read at the layer it will search with.
+    # It is indexed first: the same network embeds at the same pace trained, so its time tells the job's ETA.
     objective = ObjectiveChoice(recipe.objective)
     config = EncoderConfig(backbone=backbone, image_size=image_size, head=objective.default_head,
                            embed_from=objective.default_embed_from)
-    encoders = {"untrained": create_encoder(config, seed=seed)}
     model_dir = out_dir / "model"
+    baseline = evaluate("untrained", create_encoder(config, seed=seed),
+                        out_dir / (f"{GALLERY}-untrained" if epochs else GALLERY), _BASELINE)
+    evaluations, held_out = [baseline], None
     if epochs:
-        settings = TrainSettings(epochs=epochs, minutes=minutes, batch_size=recipe.batch_size, lr=recipe.lr, seed=seed)
-        encoders["trained"] = _trained_model(data_dir, model_dir, config, recipe, settings, say,
-                                             training or Callbacks(say))
-    evaluations = []
-    for name, encoder in encoders.items():
-        gallery = out_dir / f"gallery-{name}"
-        _discard_if_other_model(gallery, encoder)
-        with Session(gallery, encoder) as session:
-            index = session.index(data_dir, on_plan=on_plan, on_progress=on_progress)
-            searched = session.search_all(queries, k=max(label_counts.values()), exclude_self=True)
-        query_labels = [label_for(Path(result.query), data_dir) for result in searched.results]
-        scores = retrieval_scores(
-            query_labels,
-            [[hit.image.label for hit in result.hits] for result in searched.results],
-            [label_counts[label] - 1 for label in query_labels],  # the query itself is excluded from its hits
-        )
-        say(f"{name} {backbone}: {index.found} images indexed ({index.embedded} embedded) in {index.seconds:.1f} s; "
-            f"{scores.queries} held-out queries: precision@1 {scores.precision_at_1:.3f} (chance {chance:.3f}), "
-            f"mAP@R {scores.map_at_r:.3f}")
-        evaluations.append(Evaluation(name, gallery, index, searched.results, query_labels, scores))
+        if baseline.index.embedded:
+            job.estimate(_TRAINED, job.took(_BASELINE) * len(images) / baseline.index.embedded)
+        trained, held_out = _trained_model(data_dir, out_dir, config, recipe, settings, say, job)
+        evaluations.append(evaluate("trained", trained, out_dir / GALLERY, _TRAINED))
+        if held_out:
+            for evaluation in evaluations:
+                evaluation.unseen = evaluation.scores_on(held_out, label_counts)
 
+    job.advance(_REPORT, 0.0)
     best = evaluations[-1]
-    shown = _one_query_per_label(best.results, best.query_labels)[:GRID_QUERIES]
-    grid = render_grid(
-        [QueryResult(result.query, result.hits[:GRID_HITS]) for result in shown],
-        out_dir / "search-grid.png",
-        query_labels=[label_for(Path(result.query), data_dir) for result in shown],
+    figures = DemoFigures(
+        grid=_grid(best, data_dir, out_dir / "search-grid.png", among=held_out),
+        scores=draw_scores([(e.name, e.scores.precision_at_1, e.scores.map_at_r) for e in evaluations], chance,
+                           out_dir / SCORES_FILE),
+        map=_map(best.gallery, out_dir / "map.png", embedding),
+        curves=model_dir / CURVES_FILE if epochs else None,
     )
-    curves = model_dir / CURVES_FILE if epochs else None
-    report = write_report(
-        out_dir / "report.html",
-        "lookalike demo",
-        _report_sections(data_dir, description, config, model_dir if epochs else None, evaluations, chance, grid,
-                         curves, time.perf_counter() - started, recipe),
-    )
-    say(f"report: {report}")
-    return DemoResult(data_dir, description, model_dir, report, grid, evaluations, chance)
+    run = DemoRun(data_dir, description, config, recipe, settings, model_dir if epochs else None, evaluations, chance,
+                  seconds=time.perf_counter() - started)
+    report = write_demo_report(out_dir / "report.html", run, figures)
+    job.finish(_REPORT)
+    return DemoResult(data_dir, description, model_dir, report, figures.grid, evaluations, chance, backbone)
 
 
-def _trained_model(data_dir: Path, model_dir: Path, config: EncoderConfig, recipe: Recipe, settings: TrainSettings,
-                   say: Callable[[str], None], callbacks: Callbacks) -> Encoder:
-    """The model an earlier demo run trained with the same data, recipe and settings, or a newly trained one."""
+def _stage_estimates(images: int, settings: TrainSettings | None) -> dict[str, float]:
+    """Each stage's expected seconds, in the order the demo runs them; no training stages without `settings`."""
+    embed = images / _EMBED_PER_SECOND
+    if settings is None:
+        return {_BASELINE: embed, _REPORT: _REPORT_SECONDS}
+    epochs = settings.epochs * images / _TRAIN_PER_SECOND
+    training = min(settings.minutes * 60, epochs) if settings.minutes else epochs
+    return {_BASELINE: embed, _DECODING: images / _DECODE_PER_SECOND, _TRAINING: training, _TRAINED: embed,
+            _REPORT: _REPORT_SECONDS}
+
+
+def _training_callbacks(job: JobProgress, settings: TrainSettings, say: Callable[[str], None]) -> Callbacks:
+    """Training's progress as the job's: the share of the time budget spent, or of the epochs when that is more."""
+    on_plan, on_decoded = job.counter(_DECODING)
+    budget = settings.minutes * 60 if settings.minutes else None
+
+    def on_step(step: StepProgress) -> None:
+        done = (step.epoch - 1 + step.step / step.steps) / step.epochs
+        if budget and step.seconds_left is not None:
+            done = max(done, 1 - step.seconds_left / budget)
+        job.advance(_TRAINING, done)
+
+    return Callbacks(say=say, on_plan=on_plan, on_decoded=on_decoded, on_progress=on_step)
+
+
+def _trained_model(data_dir: Path, out_dir: Path, config: EncoderConfig, recipe: Recipe, settings: TrainSettings,
+                   say: Callable[[str], None], job: JobProgress) -> tuple[Encoder, set[Path] | None]:
+    """The model an earlier demo run trained with the same data, recipe and settings, or a newly trained one; with
+    the images its training held out (None if an earlier run did not record them)."""
+    model_dir, held_out_file = out_dir / "model", out_dir / HELD_OUT_FILE
     wanted = {"epochs": settings.epochs, "minutes": settings.minutes, "seed": settings.seed, "lr": settings.lr,
               "batch_size": settings.batch_size}
     if (model_dir / CONFIG_FILE).is_file():
@@ -184,16 +259,23 @@ def _trained_model(data_dir: Path, model_dir: Path, config: EncoderConfig, recip
         if (earlier.config == config and training.get("folder") == str(data_dir) and done == wanted
                 and training.get("objective") == recipe.objective and training.get("views") == views):
             say(f"model: reusing {model_dir}, trained by an earlier demo run with the same settings")
-            return earlier
+            job.finish(_DECODING)
+            job.finish(_TRAINING)
+            held_out = held_out_file.read_text().splitlines() if held_out_file.is_file() else None
+            return earlier, {Path(line) for line in held_out} if held_out else None
     shutil.rmtree(model_dir, ignore_errors=True)  # the demo's own folder, from a run with other settings
     budget = f"{settings.minutes:g} minutes (at most {settings.epochs} epochs)" if settings.minutes \
         else f"{settings.epochs} epochs"
     say(f"training {config.backbone} at {config.image_size} px for {budget} without labels: {recipe.description}; "
         f"into {model_dir}")
-    train_folder(data_dir, model_dir, objective=ObjectiveChoice(recipe.objective), settings=settings,
-                 backbone=config.backbone, image_size=config.image_size, head=config.head,
-                 embed_from=config.embed_from, views=recipe.views, callbacks=callbacks)
-    return load_model(model_dir)
+    run = train_folder(data_dir, model_dir, objective=ObjectiveChoice(recipe.objective), settings=settings,
+                       backbone=config.backbone, image_size=config.image_size, head=config.head,
+                       embed_from=config.embed_from, views=recipe.views,
+                       callbacks=_training_callbacks(job, settings, say))
+    write_bytes_atomic(held_out_file, "".join(f"{path}\n" for path in run.valid_paths).encode())
+    job.finish(_DECODING)
+    job.finish(_TRAINING)
+    return load_model(model_dir), set(run.valid_paths)
 
 
 def _discard_if_other_model(gallery: Path, encoder: Encoder) -> None:
@@ -216,60 +298,17 @@ def _one_query_per_label(results: list[QueryResult], labels: list[str | None]) -
     return first + rest
 
 
-def _verdict(evaluations: list[Evaluation]) -> list[str]:
-    """One plain sentence on whether training helped, since the table alone invites a wrong reading."""
-    if len(evaluations) < 2:
-        return []
-    untrained, trained = evaluations[0].scores, evaluations[-1].scores
-    if trained.map_at_r >= untrained.map_at_r:
-        return [f"Training raised mAP@R from {untrained.map_at_r:.3f} to {trained.map_at_r:.3f}."]
-    return [f"Training lowered mAP@R from {untrained.map_at_r:.3f} to {trained.map_at_r:.3f} on this data. The "
-            "views taught the encoder to ignore what they change, and when a crop or a mirror image changes what "
-            "the picture shows (a handwritten digit, for example), classes get pulled together. Choose views that "
-            "keep identity for such data (train --views)."]
+def _grid(best: Evaluation, data_dir: Path, out: Path, among: set[Path] | None) -> Path:
+    """Look-alikes of a few queries (from `among` when given), one per folder first, the right hits framed green."""
+    pairs = [(result, label) for result, label in zip(best.results, best.query_labels)
+             if among is None or Path(result.query) in among]
+    shown = _one_query_per_label([result for result, _ in pairs], [label for _, label in pairs])[:GRID_QUERIES]
+    return render_grid([QueryResult(result.query, result.hits[:GRID_HITS]) for result in shown], out,
+                       query_labels=[label_for(Path(result.query), data_dir) for result in shown])
 
 
-def _diagnostics(model_dir: Path) -> list[str]:
-    """The diagnostics' one-sentence verdict, from the run's first and last logged epochs."""
-    rows = read_log(model_dir / LOG_FILE)
-    sentence = verdict(rows[0], rows[-1]) if rows else None
-    return [sentence] if sentence else []
-
-
-def _report_sections(data_dir, description, config, model_dir, evaluations, chance, grid, curves, seconds, recipe):
-    best = evaluations[-1]
-    trained = model_dir is not None
-    return [
-        Section("What ran", facts=[
-            ("data", f"{data_dir} ({description})"),
-            ("images found", str(best.index.found)),
-            ("model", f"{config.backbone}, {config.image_size} px, {config.embedding_dim}-d embedding"),
-            ("training", recipe.description if trained else "none (--epochs 0)"),
-            ("trained model folder", str(model_dir) if trained else "no training (--epochs 0)"),
-            *[(f"gallery ({e.name})", f"{e.gallery} (model id {e.index.model_id})") for e in evaluations],
-            ("total time", f"{seconds:.1f} s"),
-            ("lookalike", __version__),
-        ]),
-        Section("Retrieval quality", table=(
-            ["encoder", "held-out queries", "precision@1", "R-precision", "mAP@R"],
-            [[e.name, str(e.scores.queries), f"{e.scores.precision_at_1:.3f}", f"{e.scores.r_precision:.3f}",
-              f"{e.scores.map_at_r:.3f}"] for e in evaluations]
-            + [["chance", "", f"{chance:.3f}", "", ""]],
-        ), notes=[
-            "Each query is a gallery image searched with itself excluded; a hit counts as correct when it comes "
-            "from the same folder. The folder names were read only for this scoring.",
-            "The untrained encoder has its random initial weights: it shows what random convolutional features "
-            "alone give. The trained one learned from the same folder without labels (a positive is an augmented "
-            "view of the anchor, negatives are other images), so it has seen the query images, never their labels.",
-            *_verdict(evaluations),
-        ]),
-        Section("Look-alikes", figures=[grid], notes=[
-            f"From the {best.name} encoder. Left: the query. Then its nearest gallery images with cosine "
-            "similarity; green frames share the query's folder, red ones do not."]),
-        *([Section("Training", figures=[curves], notes=[
-            "Loss per epoch, and the share of validation triplets (held-out images, fixed views) whose positive "
-            "is nearer than their negative. Below, the label-free diagnostics on the same views: alignment, "
-            "uniformity and effective rank.", *_diagnostics(model_dir)])] if curves else []),
-        Section(f"Skipped files ({len(best.index.skipped)})",
-                items=[str(bad) for bad in best.index.skipped] or ["none"]),
-    ]
+def _map(gallery: Path, out: Path, settings: EmbedSettings) -> Path:
+    """The gallery laid out in two dimensions, coloured by folder; a sample keeps the layout to seconds."""
+    with Session(gallery, settings=settings) as session:
+        session.map(out, colour_by="label", sample=MAP_SAMPLE)
+    return out

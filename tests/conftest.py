@@ -1,4 +1,4 @@
-"""Fixtures shared by the top-level tests: a generated image folder and a tiny saved model."""
+"""Fixtures shared by the tests: a generated image folder, a tiny saved model, and one demo run."""
 
 from __future__ import annotations
 
@@ -24,6 +24,21 @@ def tiny_model(tmp_path) -> Path:
     folder = tmp_path / "model"
     save_model(create_encoder(TINY_CONFIG, seed=0), folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> SimpleNamespace:
+    """One short demo on the generated folder, shared by the tests that read its result, page and progress (its
+    output folder is theirs to read, not to change): result, the job statuses heard, and the lines said."""
+    from lookalike.demo import run_demo
+
+    root = tmp_path_factory.mktemp("demo")
+    write_image_folder(root / "images")
+    statuses: list = []
+    lines: list[str] = []
+    result = run_demo(root / "out", root / "images", image_size=TINY_CONFIG.image_size, epochs=1,
+                      on_job=statuses.append, say=lines.append)
+    return SimpleNamespace(result=result, statuses=statuses, lines=lines)
 
 
 @pytest.fixture

@@ -20,6 +20,20 @@ FLOWERS_URL = "https://storage.googleapis.com/download.tensorflow.org/example_im
 DOWNLOAD_TIMEOUT_SECONDS = 15
 
 
+SOURCES = {
+    "flower_photos": "TensorFlow's flower_photos (storage.googleapis.com/download.tensorflow.org): 3,670 Flickr "
+                     "photos of 5 kinds of flower, each under CC BY 2.0 as credited in the set's LICENSE.txt",
+    "sklearn_digits": "UCI's Optical Recognition of Handwritten Digits (Alpaydin and Kaynak, 1998), CC BY 4.0, as "
+                      "scikit-learn ships it: 1,797 digits of 8 × 8 pixels, 0 to 9",
+}
+"""Where each public set comes from and under what licence, by the folder its loader writes."""
+
+
+def source_of(folder: Path) -> str | None:
+    """The source and licence of a public set this module wrote, else None (a user's own folder)."""
+    return SOURCES.get(folder.name)
+
+
 def cache_dir() -> Path:
     """$LOOKALIKE_CACHE, else $XDG_CACHE_HOME/lookalike, else ~/.cache/lookalike."""
     if os.environ.get("LOOKALIKE_CACHE"):

@@ -18,7 +18,8 @@ body { font: 15px/1.45 system-ui, sans-serif; max-width: 1100px; margin: 2em aut
 h1 { font-size: 1.6em; } h2 { font-size: 1.2em; margin-top: 1.8em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; } td, th { padding: .25em .9em .25em 0; text-align: left; vertical-align: top; }
 th { font-weight: 600; color: #555; } img { max-width: 100%; border: 1px solid #eee; margin: .5em 0; }
-code { background: #f4f4f4; padding: 0 .2em; } .note { color: #555; }
+code { background: #f4f4f4; padding: 0 .2em; }
+pre { background: #f4f4f4; padding: .6em .8em; overflow-x: auto; } pre code { padding: 0; } .note { color: #555; }
 """
 
 
@@ -29,6 +30,7 @@ class Section:
     notes: Sequence[str] = ()
     figures: Sequence[Path] = ()
     items: Sequence[str] = ()  # a bulleted list, e.g. skipped files
+    code: Sequence[str] = ()  # lines to copy, e.g. commands
     table: tuple[Sequence[str], Sequence[Sequence[str]]] | None = None  # (header, rows)
 
 
@@ -43,6 +45,8 @@ def _section_html(section: Section, page_dir: Path) -> str:
         body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
         parts.append(f"<table><tr>{head}</tr>{body}</table>")
     parts += [f'<p class="note">{html.escape(note)}</p>' for note in section.notes]
+    if section.code:
+        parts.append("<pre><code>" + "\n".join(html.escape(line) for line in section.code) + "</code></pre>")
     if section.items:
         parts.append("<ul>" + "".join(f"<li>{html.escape(item)}</li>" for item in section.items) + "</ul>")
     for figure in section.figures:

@@ -1,5 +1,6 @@
-"""The page in a real browser: headless Chromium (Debian's package, never a browser Playwright downloads) driven by
-Playwright, against `lookalike serve` started as a user starts it. Screenshots go to test-artifacts/."""
+"""Pages in a real browser: headless Chromium (Debian's package, never a browser Playwright downloads) driven by
+Playwright, against `lookalike serve` started as a user starts it, and on the demo's report as a newcomer opens it.
+Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -127,6 +128,25 @@ def test_search_verify_and_errors_in_chromium(server, indexed, tmp_path):
                                                                        timeout=60_000)
             page.screenshot(path=ARTIFACTS / "browser-collection.png", full_page=True)
             assert script_errors == []
+        finally:
+            browser.close()
+
+
+def test_the_demo_report_renders_in_chromium_with_every_figure(demo_run):
+    report = demo_run.result.report
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(report.as_uri())
+            playwright.expect(page.locator("h2").first).to_have_text("Result")
+            playwright.expect(page.locator("p.note").first).to_contain_text("lookalike's trained encoder finds")
+            sources = page.locator("img").evaluate_all("imgs => imgs.map(img => img.getAttribute('src'))")
+            assert sources == ["scores.png", "search-grid.png", "model/curves.png", "map.png"]
+            page.wait_for_function("() => [...document.images].every(img => img.complete && img.naturalWidth > 0)")
+            playwright.expect(page.locator("pre code")).to_contain_text("lookalike serve --gallery")
+            page.screenshot(path=ARTIFACTS / "demo-report.png", full_page=True)
         finally:
             browser.close()
 
