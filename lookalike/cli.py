@@ -705,7 +705,8 @@ def demo(
     ] = None,
     out: Annotated[Path, typer.Option(help="The demo's own folder: model, galleries, grid and report; what a rerun "
                                            "cannot reuse is rebuilt.")] = Path("demo-output"),
-    image_size: Annotated[int, typer.Option(min=16, max=1024, help="Model input size in pixels.")] = 64,
+    image_size: Annotated[int | None, typer.Option(min=16, max=1024, help="Model input size in pixels (default: "
+                                                                         "the recipe's).")] = None,
     minutes: Annotated[float, typer.Option(min=0.1, help="Training time budget in minutes.")] = 1.5,
     epochs: Annotated[int, typer.Option(min=0, help="At most this many label-free training epochs; 0 shows only "
                                                     "the untrained baseline.")] = 50,

@@ -53,6 +53,8 @@ def own_folder_commands(run: DemoRun) -> list[list[str]]:
     train = ["lookalike", "train", YOUR_PHOTOS, "--out", YOUR_MODEL, "--objective", recipe.objective,
              "--views", recipe.views, "--backbone", config.backbone, "--image-size", str(config.image_size),
              "--batch-size", str(recipe.batch_size), "--lr", f"{recipe.lr:g}", "--epochs", str(settings.epochs)]
+    if recipe.weights:
+        train += ["--weights", recipe.weights, "--trainable-from", str(config.trainable_from)]
     if settings.minutes:
         train += ["--minutes", f"{settings.minutes:g}"]
     return [train,
@@ -61,15 +63,17 @@ def own_folder_commands(run: DemoRun) -> list[list[str]]:
             ["lookalike", "serve", "--gallery", YOUR_GALLERY]]
 
 
-def headline(evaluations: list[Evaluation]) -> str:
-    """The result in one sentence: both scores of both encoders, and which one won."""
+def headline(evaluations: list[Evaluation], weights: str | None = None) -> str:
+    """The result in one sentence: both scores of both encoders, and which one won. `weights`: the published weights
+    both started from, None for random ones."""
     last = evaluations[-1].scores
     if len(evaluations) < 2:
-        return (f"Only the untrained network ran (--epochs 0): precision@1 {last.precision_at_1:.3f}, mAP@R "
-                f"{last.map_at_r:.3f}.")
+        return (f"Only the {evaluations[0].name} network ran (--epochs 0): precision@1 {last.precision_at_1:.3f}, "
+                f"mAP@R {last.map_at_r:.3f}.")
     first = evaluations[0].scores
+    baseline = "untrained" if weights is None else f"with its {_weights_name(weights)} weights, frozen"
     return (f"lookalike's trained encoder finds a right look-alike first for {last.precision_at_1:.1%} of the images, "
-            f"against {first.precision_at_1:.1%} for the same network untrained, and its mAP@R is "
+            f"against {first.precision_at_1:.1%} for the same network {baseline}, and its mAP@R is "
             f"{last.map_at_r:.3f} against {first.map_at_r:.3f}: "
             f"{_outcome(last.precision_at_1 - first.precision_at_1, last.map_at_r - first.map_at_r)}.")
 
@@ -104,7 +108,7 @@ def _sections(run: DemoRun, figures: DemoFigures, out_dir: Path) -> list[Section
     trained = run.model_dir is not None
     source = source_of(run.data_dir)
     return [
-        Section("Result", notes=[headline(run.evaluations)], figures=[figures.scores]),
+        Section("Result", notes=[headline(run.evaluations, run.recipe.weights)], figures=[figures.scores]),
         Section("What ran", facts=[
             ("data", f"{run.data_dir}: {run.description}"),
             ("source and licence", source or "your folder; its sub-folder names were read only to score"),
@@ -120,13 +124,11 @@ def _sections(run: DemoRun, figures: DemoFigures, out_dir: Path) -> list[Section
             f"Every one of the {best.scores.queries:,} images is a query, searched against all the others; a hit "
             "counts as correct when it comes from the same folder. The folder names were read only for this "
             "scoring.",
-            "The untrained encoder is the same network with its random initial weights: what random convolutional "
-            "features alone give. The trained one learned from the folder without labels (a positive is an "
-            "augmented view of the anchor, negatives are other images). "
-            + (f"Training held out {best.unseen.queries:,} of the images; the last two columns score only those "
-               "queries, which it never saw." if best.unseen else "") if trained else
-            "The untrained encoder is the network with its random initial weights: what random convolutional "
-            "features alone give.",
+            _baseline_note(run.recipe.weights) + (
+                " The trained one started from the same weights and learned from the folder without labels (a "
+                "positive is an augmented view of the anchor, negatives are other images). "
+                + (f"Training held out {best.unseen.queries:,} of the images; the last two columns score only those "
+                   "queries, which it never saw." if best.unseen else "") if trained else ""),
         ]),
         Section("Look-alikes", figures=[figures.grid], notes=[
             f"From the {best.name} encoder. Left: the query. Then its nearest gallery images with cosine "
@@ -148,6 +150,19 @@ def _sections(run: DemoRun, figures: DemoFigures, out_dir: Path) -> list[Section
         Section(f"Skipped files ({len(best.index.skipped)})",
                 items=[str(bad) for bad in best.index.skipped] or ["none"]),
     ]
+
+
+def _weights_name(weights: str) -> str:
+    return "ImageNet" if weights == "imagenet" else weights
+
+
+def _baseline_note(weights: str | None) -> str:
+    """What the baseline encoder is, and why it is the honest one to beat."""
+    if weights is None:
+        return ("The untrained encoder is the network with its random initial weights: what random convolutional "
+                "features alone give.")
+    return (f"The pretrained encoder is the network with its {_weights_name(weights)} weights, used as they are: what "
+            "lookalike index searches with when it is given no model.")
 
 
 def _score_table(run: DemoRun) -> tuple[list[str], list[list[str]]]:

@@ -97,3 +97,29 @@ def test_the_offline_digits_train_with_views_that_never_mirror_a_digit():
     strokes = recipe_named("strokes")
     assert strokes.flip_p == 0 and strokes.scale[0] >= 0.6
     assert recipe_for(Path("/photos/holiday")) == DEFAULT_RECIPE
+
+
+def test_on_photos_the_demo_fine_tunes_imagenet_weights_and_measures_them_frozen(image_folder, tmp_path):
+    """The flower photos' recipe starts from ImageNet's EfficientNet-Lite0 and trains its last stage only; the
+    baseline is that start as it is, and the page and its commands say so."""
+    from lookalike.demo import recipe_for
+    from lookalike.models import create_encoder, load_model
+
+    photos = tmp_path / "flower_photos"  # the folder the flower download makes
+    shutil.copytree(image_folder, photos)
+    recipe = recipe_for(photos)
+    assert (recipe.backbone, recipe.weights, recipe.trainable_from) == ("efficientnet-lite0", "imagenet", "head")
+
+    result = run_demo(tmp_path / "out", photos, image_size=32, epochs=1, say=print)
+
+    assert [e.name for e in result.evaluations] == ["pretrained", "trained"]
+    assert [e.gallery.name for e in result.evaluations] == ["gallery-pretrained", "gallery"]
+    trained = load_model(result.model_dir)
+    start = create_encoder(trained.config, weights="imagenet").backbone.state_dict()
+    changed = {name for name, value in trained.backbone.state_dict().items() if not value.equal(start[name])}
+    assert changed and all(name.startswith("head.") for name in changed)  # everything before the head is frozen
+    page = result.report.read_text()
+    assert html.escape(headline(result.evaluations, "imagenet")) in page
+    assert "same network with its ImageNet weights, frozen" in page
+    train = " ".join(re.search(r"<pre><code>(.*?)</code></pre>", page, re.S).group(1).replace("\\\n", " ").split())
+    assert re.search(r"--backbone efficientnet-lite0 .*--weights imagenet --trainable-from head", train)
