@@ -709,7 +709,7 @@ def demo(
                                                                          "the recipe's).")] = None,
     minutes: Annotated[float, typer.Option(min=0.1, help="Training time budget in minutes.")] = 1.5,
     epochs: Annotated[int, typer.Option(min=0, help="At most this many label-free training epochs; 0 shows only "
-                                                    "the untrained baseline.")] = 50,
+                                                    "the baseline, the network as training would start it.")] = 50,
     precision: PrecisionOption = "auto",
 ) -> None:
     """Run the main job: train a model without labels, index a labelled folder with it and with the same network

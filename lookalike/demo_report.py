@@ -161,8 +161,8 @@ def _baseline_note(weights: str | None) -> str:
     if weights is None:
         return ("The untrained encoder is the network with its random initial weights: what random convolutional "
                 "features alone give.")
-    return (f"The pretrained encoder is the network with its {_weights_name(weights)} weights, used as they are: what "
-            "lookalike index searches with when it is given no model.")
+    return (f"The pretrained encoder is the network with its {_weights_name(weights)} weights, used as they are; "
+            "lookalike index starts from it when it is given no model.")
 
 
 def _score_table(run: DemoRun) -> tuple[list[str], list[list[str]]]:
