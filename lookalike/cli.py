@@ -712,9 +712,9 @@ def demo(
                                                     "the baseline, the network as training would start it.")] = 50,
     precision: PrecisionOption = "auto",
 ) -> None:
-    """Run the main job: train a model without labels, index a labelled folder with it and with the same network
-    untrained, search every image against the rest, and write an HTML report comparing the two; the last lines give
-    each encoder's scores, then the report's path.
+    """Run the main job: train a model without labels, index a labelled folder with it and with the same network as
+    training started it (untrained, or pretrained and frozen), search every image against the rest, and write an HTML
+    report comparing the two; the last lines give each encoder's scores, then the report's path.
 
     Without --data it downloads TensorFlow's flower photos (cached), or offline uses scikit-learn's handwritten
     digits, and says which it used.

@@ -1,18 +1,11 @@
 import pytest
+from fake_clock import FakeClock
 
 from lookalike.job_progress import JobProgress
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_the_job_weighs_stages_by_their_estimates_and_extrapolates_the_running_one():
-    clock, heard = Clock(), []
+    clock, heard = FakeClock(), []
     job = JobProgress({"index": 10, "train": 80, "report": 10}, heard.append, clock=clock)
     job.advance("index", 0.0)
     clock.now = 20  # indexing runs twice as slow as estimated
@@ -30,7 +23,7 @@ def test_the_job_weighs_stages_by_their_estimates_and_extrapolates_the_running_o
 
 
 def test_a_counter_turns_items_into_the_stage_share():
-    clock, heard = Clock(), []
+    clock, heard = FakeClock(), []
     job = JobProgress({"embed": 50, "report": 50}, heard.append, clock=clock)
     on_plan, on_progress = job.counter("embed")
     on_plan(40)
@@ -44,7 +37,7 @@ def test_a_counter_turns_items_into_the_stage_share():
 
 
 def test_a_stage_never_goes_back():
-    job = JobProgress({"train": 10}, clock=Clock())
+    job = JobProgress({"train": 10}, clock=FakeClock())
     job.advance("train", 0.6)
     job.advance("train", 0.4)
     assert job.status("train").fraction == pytest.approx(0.6)

@@ -3,26 +3,20 @@ resume."""
 
 import math
 
+from fake_clock import FakeClock
+
 from lookalike.training.budget import TimeBudget
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_without_a_budget_there_is_always_another_step():
-    clock = Clock()
+    clock = FakeClock()
     budget = TimeBudget(None, 0.0, clock=clock)
     clock.now = 1e6
     assert budget.steps_left() == math.inf and budget.seconds_left() is None
 
 
 def test_the_steps_left_follow_the_pace_measured_so_far():
-    clock = Clock()
+    clock = FakeClock()
     budget = TimeBudget(10.0, 0.0, clock=clock)
     assert budget.steps_left() == math.inf  # nothing timed yet
     for _ in range(3):
@@ -39,14 +33,14 @@ def test_the_steps_left_follow_the_pace_measured_so_far():
 
 
 def test_time_spent_before_a_resume_counts():
-    clock = Clock()
+    clock = FakeClock()
     clock.now = 100.0
     budget = TimeBudget(60.0, 100.0, spent=45.0, clock=clock)
     assert budget.elapsed() == 45.0 and budget.seconds_left() == 15.0
 
 
 def test_the_time_the_last_epoch_closing_took_is_kept_back():
-    clock = Clock()
+    clock = FakeClock()
     budget = TimeBudget(10.0, 0.0, clock=clock)
     budget.steps_left()
     clock.now = 2.0

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+from fake_clock import FakeClock
 from imagegen import TINY_CONFIG, write_image_folder
 
 from lookalike.data import find_images
@@ -136,14 +137,8 @@ def test_the_pair_objective_trains_the_head_saved_with_the_model(images, tmp_pat
     assert not torch.equal(model.pair_head.linear.weight, before)
 
 
-class _StepClock:
+class _StepClock(FakeClock):
     """A clock that moves one second per training step, so a time budget ends at a known step."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
     def tick(self, progress) -> None:
         self.now += 1.0
